@@ -1,0 +1,45 @@
+# `make dev` runs the whole system locally; `make test` runs the checks and the test suite.
+# Both create .venv/ with the pinned set in requirements/ on first use and reuse it after.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# This machine's pip configuration may name local package indexes that do not exist: hide those warnings.
+QUIET_PIP := sed -u '/is ignored: it is neither a file nor a directory/d'
+
+.PHONY: dev test lint typecheck unit integration bench install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/lock.txt requirements/spacy-model.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ragstream needs Python 3.11 or newer")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing the pinned dependencies into $(VENV) (first time: a few minutes, ~3 GB)..."
+	$(BIN)/python -m pip install --disable-pip-version-check --upgrade pip==26.3 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install --disable-pip-version-check -r requirements/lock.txt 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install --disable-pip-version-check --no-deps unstructured-inference==1.6.14 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install --disable-pip-version-check --no-deps --require-hashes -r requirements/spacy-model.txt 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | $(QUIET_PIP)
+	@touch $(STAMP)
+
+dev: $(STAMP)
+	$(BIN)/ragstream dev
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy apps schemas tests
+
+test: lint typecheck
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""The `ragstream` command: run the system (`dev`, or one deployable) and use it (`ingest`, `ask`...)."""

@@ -1,0 +1,82 @@
+"""`ragstream dev`: the local infrastructure and all four deployables, in one command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from apps.cli.run import run_until_stopped
+from apps.cli.system import ALL_COMPONENTS, System
+from apps.common.settings import STACK_ENV_FILE, Settings
+from apps.devstack.stack import LocalStack, run_provision
+
+console = Console(stderr=True)
+
+
+def _write_stack_env(path: Path, environment: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(f"{key}={value}\n" for key, value in sorted(environment.items())))
+    tmp.replace(path)
+
+
+def _summary(stack: LocalStack, system: System) -> Table:
+    table = Table(title="ragstream is running", show_header=True, header_style="bold")
+    table.add_column("part")
+    table.add_column("where")
+    table.add_row("query API", f"{system.api_url}  (POST /v1/query, GET /v1/documents, /healthz)")
+    table.add_row("S3 (moto)", f"{stack.s3.endpoint_url}  bucket {system.settings.s3_bucket}")
+    table.add_row("Kafka (Tansu)", stack.kafka.bootstrap_servers)
+    table.add_row("Temporal", stack.temporal.address)
+    if stack.temporal.ui_url:
+        table.add_row("Temporal UI", stack.temporal.ui_url)
+    table.add_row("Postgres", stack.database_url)
+    table.add_row("vector store", f"Qdrant Edge at {system.settings.qdrant_url}")
+    table.add_row(
+        "embeddings / answers",
+        f"{system.settings.resolved_embedding_model} / {system.settings.resolved_chat_model}",
+    )
+    table.add_row("state and logs", str(stack.state_dir))
+    return table
+
+
+def run_dev(port: int) -> None:
+    state_dir = STACK_ENV_FILE.parent
+    stack = LocalStack(state_dir.resolve(), temporal_ui=True)
+    started = time.monotonic()
+    try:
+        with console.status("starting Postgres, Kafka (Tansu), Temporal and S3 (moto)..."):
+            stack.start()
+            environment = stack.environment(api_port=port)
+            os.environ.update(environment)
+            settings = Settings(_env_file=None)
+            run_provision(settings)
+        console.print(
+            f"[green]infrastructure up[/] in {time.monotonic() - started:.1f}s; starting the apps..."
+        )
+
+        status = console.status("loading the embedding model and the parser, joining consumer groups...")
+
+        def started_apps(system: System) -> None:
+            status.stop()
+            _write_stack_env(STACK_ENV_FILE, environment)
+            console.print(_summary(stack, system))
+            console.print(
+                'Try: [bold]ragstream ingest docs/ --wait[/] then [bold]ragstream ask "..."[/]. Ctrl-C stops.'
+            )
+
+        status.start()
+        try:
+            asyncio.run(run_until_stopped(settings, ALL_COMPONENTS, on_started=started_apps))
+        finally:
+            status.stop()
+    finally:
+        STACK_ENV_FILE.unlink(missing_ok=True)
+        with console.status("stopping..."):
+            stack.stop()
+        console.print("stopped.")

@@ -1,0 +1,110 @@
+"""`ragstream ingest PATH...`: put files into the bucket (which emits the S3 events) and, with
+`--wait`, show progress until each is indexed or failed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from apps.cli.api_client import api_client, unreachable_message
+from apps.common import file_types
+from apps.common.documents import document_id_for
+from apps.common.s3 import s3_client
+from apps.common.settings import Settings
+
+console = Console(stderr=True)
+_TERMINAL = {"complete", "failed", "deleted"}
+
+
+@dataclass
+class Uploaded:
+    path: Path
+    key: str
+    document_id: UUID
+    version: str
+
+
+def collect_files(paths: list[Path]) -> list[tuple[Path, str]]:
+    """(file, object key) for each file given, directories walked; keys are paths relative to the argument."""
+    found: list[tuple[Path, str]] = []
+    for path in paths:
+        if path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                if file_types.content_type_for(file.name):
+                    found.append((file, file.relative_to(path.parent).as_posix()))
+        elif path.is_file():
+            found.append((path, path.name))
+        else:
+            raise FileNotFoundError(f"no such file or directory: {path}")
+    return found
+
+
+async def upload(settings: Settings, files: list[tuple[Path, str]], prefix: str) -> list[Uploaded]:
+    uploaded = []
+    async with s3_client(settings) as s3:
+        for path, key in files:
+            object_key = f"{prefix}{key}"
+            content_type = file_types.content_type_for(path.name) or "application/octet-stream"
+            response = await s3.put_object(
+                Bucket=settings.s3_bucket, Key=object_key, Body=path.read_bytes(), ContentType=content_type
+            )
+            version = response.get("VersionId") or response["ETag"].strip('"')
+            uploaded.append(
+                Uploaded(path, object_key, document_id_for(settings.s3_bucket, object_key), version)
+            )
+            console.print(f"uploaded [bold]{object_key}[/]")
+    return uploaded
+
+
+def wait_until_indexed(settings: Settings, uploaded: list[Uploaded], timeout: float) -> int:
+    """Poll the API until every upload is complete or failed; returns how many failed."""
+    pending = {u.document_id: u for u in uploaded}
+    failures = 0
+    deadline = time.monotonic() + timeout
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with api_client(settings) as client, Progress(*columns, console=console) as progress:
+        task = progress.add_task("indexing", total=len(uploaded))
+        while pending and time.monotonic() < deadline:
+            for document_id, item in list(pending.items()):
+                try:
+                    response = client.get(f"/v1/documents/{document_id}")
+                except httpx.TransportError:
+                    raise SystemExit(unreachable_message(settings)) from None
+                if response.status_code == 404:
+                    continue
+                response.raise_for_status()
+                document = response.json()
+                if document["version"] != item.version or document["status"] not in _TERMINAL:
+                    continue
+                del pending[document_id]
+                progress.advance(task)
+                if document["status"] == "complete":
+                    progress.console.print(f"[green]indexed[/] {item.key} ({document['chunk_count']} chunks)")
+                else:
+                    failures += 1
+                    progress.console.print(f"[red]failed[/] {item.key}: {document['error_message']}")
+            if pending:
+                time.sleep(0.25)
+    for item in pending.values():
+        failures += 1
+        console.print(f"[yellow]still indexing after {timeout:.0f}s[/] {item.key}")
+    return failures
+
+
+def run_ingest(settings: Settings, paths: list[Path], *, wait: bool, prefix: str, timeout: float) -> int:
+    files = collect_files(paths)
+    if not files:
+        console.print(f"no files to ingest (ragstream indexes {file_types.supported_extensions()})")
+        return 1
+    uploaded = asyncio.run(upload(settings, files, prefix))
+    if not wait:
+        console.print(f"{len(uploaded)} file(s) uploaded; `ragstream ingest --wait` shows indexing progress")
+        return 0
+    return 1 if wait_until_indexed(settings, uploaded, timeout) else 0

@@ -1,0 +1,123 @@
+"""The `ragstream` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+from uuid import UUID
+
+import typer
+
+if TYPE_CHECKING:
+    from apps.cli.system import Component
+    from apps.common.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+
+def _settings() -> Settings:
+    from apps.common.settings import Settings
+
+    return Settings()
+
+
+def _exit(code: int) -> None:
+    """Flush and leave without interpreter teardown: Temporal's client can crash at exit (sdk-python #300)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _run_components(*components: Component) -> None:
+    from apps.cli.run import run_until_stopped
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    code = 0
+    try:
+        asyncio.run(run_until_stopped(_settings(), components))
+    except Exception:
+        logging.getLogger("ragstream").exception("stopped on an error")
+        code = 1
+    _exit(code)
+
+
+@app.command()
+def dev(port: Annotated[int, typer.Option(help="port of the query API")] = 8000) -> None:
+    """Start the whole system locally: infrastructure and all apps. Ctrl-C stops everything."""
+    from apps.cli.dev import run_dev
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    code = 0
+    try:
+        run_dev(port)
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:
+        typer.echo(f"ragstream dev failed: {exc}", err=True)
+        code = 1
+    _exit(code)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files or directories to ingest")],
+    wait: Annotated[bool, typer.Option(help="show progress until every file is indexed")] = False,
+    prefix: Annotated[str, typer.Option(help="prefix of the object keys")] = "",
+    timeout: Annotated[float, typer.Option(help="seconds to wait with --wait")] = 600.0,
+) -> None:
+    """Put files into the bucket; the S3 events start their ingestion."""
+    from apps.cli.ingest import run_ingest
+
+    raise typer.Exit(run_ingest(_settings(), paths, wait=wait, prefix=prefix, timeout=timeout))
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="your question")],
+    conversation: Annotated[UUID | None, typer.Option(help="continue this conversation")] = None,
+    top_k: Annotated[int | None, typer.Option(help="how many chunks to retrieve")] = None,
+) -> None:
+    """Ask a question; the answer streams into the terminal, then its sources."""
+    from apps.cli.ask import run_ask
+
+    raise typer.Exit(run_ask(_settings(), question, conversation=conversation, top_k=top_k))
+
+
+@app.command()
+def status() -> None:
+    """Show where the running system is and what it has indexed."""
+    from apps.cli.status import run_status
+
+    raise typer.Exit(run_status(_settings()))
+
+
+@app.command()
+def api() -> None:
+    """Run the query API alone."""
+    _run_components("api")
+
+
+@app.command()
+def processors() -> None:
+    """Run the stream processors (parse, embed, upsert, report) alone."""
+    _run_components("processors")
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker (UploadWorkflow and its activities) alone."""
+    _run_components("worker")
+
+
+@app.command()
+def intake() -> None:
+    """Run the S3-event intake (SQS and the `s3.events` topic) alone."""
+    _run_components("intake")
+
+
+def main() -> None:
+    app()

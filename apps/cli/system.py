@@ -1,0 +1,174 @@
+"""Runs any set of ragstream's deployables in this process, sharing one set of clients.
+
+`ragstream dev` runs all four together (the embedded vector store can be owned by one
+process only); `ragstream api|processors|worker|intake` run one each; the tests run them
+against the local stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from faststream.kafka import KafkaBroker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from apps.common.database import migrate, open_pool
+from apps.common.embeddings import Embedder, make_embedder
+from apps.common.kafka import ensure_topics, make_broker
+from apps.common.llm import make_chat_model
+from apps.common.s3 import s3_client, sqs_client
+from apps.common.settings import Settings
+from apps.common.temporal import LazyTemporal, connect
+from apps.common.vector_store import VectorStore, ensure_live_collection, open_vector_store
+from apps.ingest_workflows.intake import poll_sqs, subscribe_s3_events
+from apps.ingest_workflows.worker import build_worker
+from apps.query_api.app import ApiResources, create_app
+from apps.query_api.server import ApiServer, api_server
+from apps.stream_processors.app import Resources, register_stages
+from apps.stream_processors.chunk_policy import chunking_policy
+from apps.stream_processors.parsing import DocumentParser
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Component = Literal["api", "processors", "worker", "intake"]
+ALL_COMPONENTS: tuple[Component, ...] = ("api", "processors", "worker", "intake")
+
+
+@dataclass
+class System:
+    """What is running, for whoever started it (the CLI prints it, tests use it)."""
+
+    settings: Settings
+    components: Collection[Component]
+    store: VectorStore | None = None
+    embedder: Embedder | None = None
+    broker: KafkaBroker | None = None
+    temporal: Client | None = None
+    api_url: str | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def failed_task(self) -> BaseException | None:
+        """The error of a component that stopped on its own (it should run until stopped)."""
+        for task in self.tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                return task.exception()
+        return None
+
+
+@contextlib.asynccontextmanager
+async def running_system(settings: Settings, components: Collection[Component]) -> AsyncIterator[System]:
+    """Start `components`, yield while they run, and stop them (in reverse order) on exit."""
+    unknown = set(components) - set(ALL_COMPONENTS)
+    if unknown:
+        raise ValueError(f"unknown components: {', '.join(sorted(unknown))}")
+    system = System(settings, components)
+    needs_search = {"api", "processors"} & set(components)
+    needs_kafka = {"processors", "worker", "intake"} & set(components)
+    async with contextlib.AsyncExitStack() as stack:
+        await migrate(settings.database_url)
+        pool = await open_pool(settings.database_url)
+        stack.push_async_callback(pool.close)
+        if needs_search:
+            system.store = open_vector_store(settings)
+            stack.push_async_callback(system.store.close)
+            system.embedder = make_embedder(settings)
+            await ensure_live_collection(
+                system.store, settings.qdrant_collection, system.embedder.spec.dimensions
+            )
+        if needs_kafka:
+            await ensure_topics(settings)
+            system.temporal = await connect(settings)
+            system.broker = make_broker(settings, client_id="ragstream")
+            stack.push_async_callback(system.broker.stop)
+        s3 = (
+            await stack.enter_async_context(s3_client(settings))
+            if {"processors", "worker"} & set(components)
+            else None
+        )
+
+        if "processors" in components:
+            store, embedder = _required(system.store), _required(system.embedder)
+            broker, temporal = _required(system.broker), _required(system.temporal)
+            parser = DocumentParser(
+                chunking_policy(settings),
+                workers=settings.parse_workers,
+                timeout=settings.parse_timeout.total_seconds(),
+            )
+            stack.callback(parser.close)
+            await asyncio.gather(parser.start(), _warm_up(embedder))
+            register_stages(broker, Resources(settings, s3, embedder, store, pool, temporal, parser))
+        if "intake" in components:
+            broker, temporal = _required(system.broker), _required(system.temporal)
+            if settings.s3_events_from_kafka:
+                subscribe_s3_events(broker, temporal=temporal, settings=settings)
+            if settings.s3_events_sqs_queue_url:
+                sqs = await stack.enter_async_context(sqs_client(settings))
+                system.tasks.append(
+                    asyncio.create_task(
+                        poll_sqs(sqs, settings.s3_events_sqs_queue_url, temporal=temporal, settings=settings),
+                        name="intake-sqs",
+                    )
+                )
+        if system.broker is not None:
+            await system.broker.start()
+        if "worker" in components:
+            broker, temporal = _required(system.broker), _required(system.temporal)
+            worker = build_worker(temporal, settings, pool=pool, s3=s3, broker=broker)
+            system.tasks.append(asyncio.create_task(worker.run(), name="temporal-worker"))
+            stack.push_async_callback(_shutdown_worker, worker)
+        if "api" in components:
+            app = create_app(
+                ApiResources(
+                    settings=settings,
+                    pool=pool,
+                    store=_required(system.store),
+                    embedder=_required(system.embedder),
+                    chat=make_chat_model(settings),
+                    temporal=LazyTemporal(settings, system.temporal),
+                )
+            )
+            server = api_server(app, host=settings.api_host, port=settings.api_port)
+            task = asyncio.create_task(server.serve(), name="api")
+            system.tasks.append(task)
+            stack.push_async_callback(_shutdown_api, server, task)
+            await server.wait_started(task)
+            system.api_url = settings.api_url
+        stack.push_async_callback(_cancel, [t for t in system.tasks if t.get_name() == "intake-sqs"])
+        yield system
+
+
+def _required(value: T | None) -> T:
+    """A client the component needs; opened above for every component that needs it."""
+    if value is None:
+        raise RuntimeError("a component's client was not opened")
+    return value
+
+
+async def _warm_up(embedder: Embedder) -> None:
+    await embedder.embed(["warm up"])
+
+
+async def _shutdown_api(server: ApiServer, task: asyncio.Task[None]) -> None:
+    server.should_exit = True
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(task, 10)
+
+
+async def _shutdown_worker(worker: Worker) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(worker.shutdown(), 10)
+
+
+async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

@@ -1,0 +1,1 @@
+"""Code the deployables share: settings, Postgres, Qdrant, S3, Kafka, embeddings, LLM, tokenizer."""

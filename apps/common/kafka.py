@@ -1,0 +1,91 @@
+"""Kafka: the FastStream broker every deployable uses, topic creation, and keyed publishing.
+
+Delivery is at least once: subscribers commit only after their handler succeeded
+(`AckPolicy.NACK_ON_ERROR`; FastStream's default commits first). Producers wait for all
+replicas (`acks="all"`); the idempotent producer is a setting because the embedded broker
+rejects aiokafka's.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from pydantic import BaseModel
+
+from apps.common.settings import Settings
+from schemas.events import DocumentRef
+from schemas.topics import DOCUMENT_READY, TOPIC_MODELS, dlq_topic
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=settings.kafka_idempotent_producer,
+        max_request_size=MAX_MESSAGE_BYTES,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        logger=logging.getLogger(f"ragstream.kafka.{client_id}"),
+    )
+
+
+def consumer_options(settings: Settings) -> dict[str, Any]:
+    """Subscriber settings: read from the beginning of a new group's topics, commit after the work."""
+    return {
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
+        "max_partition_fetch_bytes": MAX_MESSAGE_BYTES,
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+    }
+
+
+def message_key(event: BaseModel) -> bytes | None:
+    """Events about a document are keyed by its id, so one document's events stay in order."""
+    return str(event.document_id).encode() if isinstance(event, DocumentRef) else None
+
+
+async def publish_event(
+    broker: KafkaBroker, topic: str, event: BaseModel, *, headers: dict[str, str] | None = None
+) -> None:
+    await broker.publish(event, topic, key=message_key(event), headers=headers)
+
+
+def topic_names(settings: Settings) -> list[str]:
+    names = [settings.topic(name) for name in TOPIC_MODELS]
+    return names + [dlq_topic(name) for name in names]
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create the pipeline's topics (and their dead-letter topics) with the configured partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        compacted = settings.topic(DOCUMENT_READY)
+        missing = [
+            NewTopic(
+                name,
+                num_partitions=settings.kafka_partitions,
+                replication_factor=settings.kafka_replication_factor,
+                topic_configs={"cleanup.policy": "compact"} if name == compacted else {},
+            )
+            for name in topic_names(settings)
+            if name not in existing
+        ]
+        if missing:
+            response = await admin.create_topics(missing)
+            for topic, code, *_ in response.topic_errors:
+                if code not in (0, 36):  # 36: created meanwhile by another process
+                    raise RuntimeError(f"could not create Kafka topic {topic}: error code {code}")
+            log.info("created topics %s", ", ".join(t.name for t in missing))
+    finally:
+        await admin.close()

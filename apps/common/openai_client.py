@@ -1,0 +1,15 @@
+"""The `openai` SDK client, pointed at OpenAI or at any compatible server (`RAGSTREAM_OPENAI_BASE_URL`)."""
+
+from __future__ import annotations
+
+from openai import AsyncOpenAI
+
+from apps.common.settings import Settings
+
+
+def openai_client(settings: Settings) -> AsyncOpenAI:
+    # A compatible server without auth still needs some key for the SDK to send a request.
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+    return AsyncOpenAI(
+        api_key=key, base_url=settings.openai_base_url, max_retries=settings.openai_max_retries
+    )

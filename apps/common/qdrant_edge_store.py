@@ -1,0 +1,189 @@
+"""The embedded vector store: Qdrant Edge shards in one directory, one shard per collection.
+
+Qdrant Edge has no aliases, so they live in `aliases.json` beside the shards, replaced
+atomically. A shard directory can be open in one process only (its WAL is locked): the
+process that owns this store is the only one that reads or writes it. Edge calls are short
+and hold the GIL, so they run on the event loop directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+import numpy.typing as npt
+from qdrant_edge import (
+    Bm25,
+    CountRequest,
+    Distance,
+    EdgeConfig,
+    EdgeShard,
+    EdgeSparseVectorParams,
+    EdgeVectorParams,
+    FieldCondition,
+    Filter,
+    MatchAny,
+    MatchValue,
+    Modifier,
+    PayloadSchemaType,
+    Point,
+    Query,
+    QueryRequest,
+    RangeDateTime,
+    UpdateOperation,
+)
+
+from apps.common.vector_store import DENSE, SPARSE, ChunkPoint, CollectionNotFound, ScoredChunk, SearchFilter
+from schemas.points import ChunkPayload
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+
+def _edge_filter(where: SearchFilter) -> Filter | None:
+    must: list[Any] = []
+    if where.document_ids is not None:
+        must.append(FieldCondition(key="document_id", match=MatchAny([str(d) for d in where.document_ids])))
+    if where.uploaded_after or where.uploaded_before:
+        must.append(
+            FieldCondition(
+                key="upload_timestamp",
+                range=RangeDateTime(
+                    gte=where.uploaded_after.isoformat() if where.uploaded_after else None,
+                    lte=where.uploaded_before.isoformat() if where.uploaded_before else None,
+                ),
+            )
+        )
+    return Filter(must=must) if must else None
+
+
+class QdrantEdgeStore:
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._shards: dict[str, EdgeShard] = {}
+        self._bm25 = Bm25()
+
+    @property
+    def _aliases_file(self) -> Path:
+        return self._root / "aliases.json"
+
+    def _shard_dir(self, name: str) -> Path:
+        if not _NAME.match(name):
+            raise ValueError(f"invalid collection name {name!r}")
+        return self._root / "collections" / name
+
+    def _aliases(self) -> dict[str, str]:
+        try:
+            data: dict[str, str] = json.loads(self._aliases_file.read_text())
+        except FileNotFoundError:
+            return {}
+        return data
+
+    def _shard(self, name: str) -> EdgeShard:
+        collection = self._resolve(name)
+        shard = self._shards.get(collection)
+        if shard is None:
+            path = self._shard_dir(collection)
+            if not (path / "edge_config.json").exists():
+                raise CollectionNotFound(f"collection {name!r} does not exist")
+            shard = EdgeShard.load(str(path))
+            self._shards[collection] = shard
+        return shard
+
+    def _resolve(self, name: str) -> str:
+        return self._aliases().get(name, name)
+
+    async def ensure_collection(self, name: str, dimensions: int) -> None:
+        if name in self._shards:
+            return
+        path = self._shard_dir(name)
+        path.mkdir(parents=True, exist_ok=True)
+        config = EdgeConfig(
+            vectors={DENSE: EdgeVectorParams(size=dimensions, distance=Distance.Cosine)},
+            sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
+        )
+        shard = EdgeShard.load(str(path), config)
+        shard.update(UpdateOperation.create_field_index("document_id", PayloadSchemaType.Keyword))
+        shard.update(UpdateOperation.create_field_index("upload_timestamp", PayloadSchemaType.Datetime))
+        self._shards[name] = shard
+
+    async def collection_exists(self, name: str) -> bool:
+        return (self._shard_dir(self._resolve(name)) / "edge_config.json").exists()
+
+    async def drop_collection(self, name: str) -> None:
+        shard = self._shards.pop(name, None)
+        if shard is not None:
+            shard.close()
+        shutil.rmtree(self._shard_dir(name), ignore_errors=True)
+
+    async def set_alias(self, alias: str, collection: str) -> None:
+        self._write_aliases(self._aliases() | {alias: collection})
+
+    def _write_aliases(self, aliases: dict[str, str]) -> None:
+        self._root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=self._root, delete=False, suffix=".tmp") as tmp:
+            json.dump(aliases, tmp)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        Path(tmp.name).replace(self._aliases_file)
+
+    async def resolve(self, name: str) -> str:
+        return self._resolve(name)
+
+    async def upsert(self, collection: str, points: Sequence[ChunkPoint]) -> None:
+        if not points:
+            return
+        edge_points = [
+            Point(
+                id=str(p.id),
+                vector={
+                    DENSE: p.vector.tolist(),
+                    SPARSE: self._bm25.embed_document(p.payload.content),
+                },
+                payload=p.payload.model_dump(mode="json"),
+            )
+            for p in points
+        ]
+        self._shard(collection).update(UpdateOperation.upsert_points(edge_points))
+
+    async def search(
+        self, collection: str, vector: npt.NDArray[np.float32], *, limit: int, where: SearchFilter
+    ) -> list[ScoredChunk]:
+        request = QueryRequest(
+            limit=limit,
+            query=Query.Nearest(vector.tolist(), using=DENSE),
+            filter=_edge_filter(where),
+            with_payload=True,
+        )
+        return [
+            ScoredChunk(
+                id=UUID(str(p.id)), score=float(p.score), payload=ChunkPayload.model_validate(p.payload)
+            )
+            for p in self._shard(collection).query(request)
+        ]
+
+    async def delete_document(self, collection: str, document_id: UUID, *, keep_version: str | None) -> None:
+        same_document: list[Any] = [FieldCondition(key="document_id", match=MatchValue(str(document_id)))]
+        keep: list[Any] | None = (
+            [FieldCondition(key="version", match=MatchValue(keep_version))] if keep_version else None
+        )
+        self._shard(collection).update(
+            UpdateOperation.delete_points_by_filter(Filter(must=same_document, must_not=keep))
+        )
+
+    async def count(self, collection: str, *, document_id: UUID | None = None) -> int:
+        where = SearchFilter(document_ids=[document_id]) if document_id else SearchFilter()
+        return int(self._shard(collection).count(CountRequest(filter=_edge_filter(where), exact=True)))
+
+    async def close(self) -> None:
+        for shard in self._shards.values():
+            shard.flush()
+            shard.close()
+        self._shards.clear()

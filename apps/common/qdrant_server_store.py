@@ -1,0 +1,149 @@
+"""The vector store on a Qdrant server, through qdrant-client (in tests, its local mode stands in)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+import numpy.typing as npt
+from qdrant_client import AsyncQdrantClient, models
+from qdrant_client.http.exceptions import UnexpectedResponse
+from qdrant_edge import Bm25
+
+from apps.common.vector_store import DENSE, SPARSE, ChunkPoint, CollectionNotFound, ScoredChunk, SearchFilter
+from schemas.points import ChunkPayload
+
+
+def _server_filter(where: SearchFilter) -> models.Filter | None:
+    must: list[models.Condition] = []
+    if where.document_ids is not None:
+        must.append(
+            models.FieldCondition(
+                key="document_id", match=models.MatchAny(any=[str(d) for d in where.document_ids])
+            )
+        )
+    if where.uploaded_after or where.uploaded_before:
+        must.append(
+            models.FieldCondition(
+                key="upload_timestamp",
+                range=models.DatetimeRange(gte=where.uploaded_after, lte=where.uploaded_before),
+            )
+        )
+    return models.Filter(must=must) if must else None
+
+
+class QdrantServerStore:
+    def __init__(self, client: AsyncQdrantClient) -> None:
+        self._client = client
+        # The same BM25 as the embedded engine, so both adapters index the same sparse vectors.
+        self._bm25 = Bm25()
+
+    @classmethod
+    def connect(cls, url: str, *, api_key: str | None = None) -> QdrantServerStore:
+        if url == ":memory:" or not url.startswith(("http://", "https://")):
+            return cls(
+                AsyncQdrantClient(location=":memory:") if url == ":memory:" else AsyncQdrantClient(path=url)
+            )
+        return cls(AsyncQdrantClient(url=url, api_key=api_key))
+
+    async def ensure_collection(self, name: str, dimensions: int) -> None:
+        if await self._client.collection_exists(name):
+            return
+        await self._client.create_collection(
+            name,
+            vectors_config={DENSE: models.VectorParams(size=dimensions, distance=models.Distance.COSINE)},
+            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+        )
+        await self._client.create_payload_index(name, "document_id", models.PayloadSchemaType.KEYWORD)
+        await self._client.create_payload_index(name, "upload_timestamp", models.PayloadSchemaType.DATETIME)
+
+    async def collection_exists(self, name: str) -> bool:
+        return bool(await self._client.collection_exists(await self.resolve(name)))
+
+    async def drop_collection(self, name: str) -> None:
+        await self._client.delete_collection(name)
+
+    async def set_alias(self, alias: str, collection: str) -> None:
+        operations: list[Any] = []
+        if any(a.alias_name == alias for a in (await self._client.get_aliases()).aliases):
+            operations.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
+        operations.append(
+            models.CreateAliasOperation(
+                create_alias=models.CreateAlias(collection_name=collection, alias_name=alias)
+            )
+        )
+        await self._client.update_collection_aliases(change_aliases_operations=operations)
+
+    async def resolve(self, name: str) -> str:
+        for alias in (await self._client.get_aliases()).aliases:
+            if alias.alias_name == name:
+                return str(alias.collection_name)
+        return name
+
+    async def _require(self, collection: str) -> None:
+        if not await self._client.collection_exists(await self.resolve(collection)):
+            raise CollectionNotFound(f"collection {collection!r} does not exist")
+
+    async def upsert(self, collection: str, points: Sequence[ChunkPoint]) -> None:
+        if not points:
+            return
+        await self._require(collection)
+        structs = []
+        for p in points:
+            sparse = self._bm25.embed_document(p.payload.content)
+            structs.append(
+                models.PointStruct(
+                    id=str(p.id),
+                    vector={
+                        DENSE: p.vector.tolist(),
+                        SPARSE: models.SparseVector(indices=list(sparse.indices), values=list(sparse.values)),
+                    },
+                    payload=p.payload.model_dump(mode="json"),
+                )
+            )
+        await self._client.upsert(collection, points=structs, wait=True)
+
+    async def search(
+        self, collection: str, vector: npt.NDArray[np.float32], *, limit: int, where: SearchFilter
+    ) -> list[ScoredChunk]:
+        try:
+            response = await self._client.query_points(
+                collection,
+                query=vector.tolist(),
+                using=DENSE,
+                query_filter=_server_filter(where),
+                limit=limit,
+                with_payload=True,
+            )
+        except (UnexpectedResponse, ValueError) as exc:
+            if not await self.collection_exists(collection):
+                raise CollectionNotFound(f"collection {collection!r} does not exist") from exc
+            raise
+        return [
+            ScoredChunk(
+                id=UUID(str(p.id)), score=float(p.score), payload=ChunkPayload.model_validate(p.payload)
+            )
+            for p in response.points
+        ]
+
+    async def delete_document(self, collection: str, document_id: UUID, *, keep_version: str | None) -> None:
+        await self._require(collection)
+        keep = [models.FieldCondition(key="version", match=models.MatchValue(value=keep_version))]
+        selector = models.Filter(
+            must=[models.FieldCondition(key="document_id", match=models.MatchValue(value=str(document_id)))],
+            must_not=keep if keep_version else None,
+        )
+        await self._client.delete(
+            collection, points_selector=models.FilterSelector(filter=selector), wait=True
+        )
+
+    async def count(self, collection: str, *, document_id: UUID | None = None) -> int:
+        await self._require(collection)
+        where = SearchFilter(document_ids=[document_id]) if document_id else SearchFilter()
+        result = await self._client.count(collection, count_filter=_server_filter(where), exact=True)
+        return int(result.count)
+
+    async def close(self) -> None:
+        await self._client.close()

@@ -1,0 +1,114 @@
+"""Settings of every ragstream process: `RAGSTREAM_*` environment variables, read once at start.
+
+Besides the environment, the settings of a running `ragstream dev` stack are read from
+`.ragstream/stack.env` in the current directory, so commands in another terminal find it.
+The environment wins over that file.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+STATE_DIR = Path(".ragstream")
+STACK_ENV_FILE = STATE_DIR / "stack.env"
+
+DEFAULT_LOCAL_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
+EXTRACTIVE_CHAT_MODEL = "extractive"
+DEFAULT_OPENAI_CHAT_MODEL = "gpt-4o-mini"
+
+
+class Settings(BaseSettings):
+    """Everything a ragstream process can be configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAGSTREAM_",
+        env_file=STACK_ENV_FILE,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    state_dir: Path = STATE_DIR
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/ragstream"
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_prefix: str = ""
+    kafka_consumer_group_prefix: str = "ragstream"
+    kafka_partitions: int = Field(default=4, ge=1)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_idempotent_producer: bool = True
+    kafka_session_timeout_ms: int = 10_000
+    kafka_heartbeat_interval_ms: int = 3_000
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "ragstream-ingest"
+
+    qdrant_url: str = str(STATE_DIR / "qdrant")
+    qdrant_api_key: SecretStr | None = None
+    vector_store: Literal["auto", "edge", "qdrant"] = "auto"
+    qdrant_collection: str = "documents"
+
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "ragstream"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_events_sqs_queue_url: str | None = None
+    s3_events_from_kafka: bool = True
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    embedding_model: str | None = None
+    chat_model: str | None = None
+    openai_max_retries: int = Field(default=5, ge=0)
+    embed_batch_messages: int = Field(default=8, ge=1)
+    embed_batch_timeout_ms: int = Field(default=200, ge=0)
+    parse_workers: int = Field(default=1, ge=1)
+    parse_timeout: timedelta = timedelta(minutes=5)
+
+    chunk_size: int | None = Field(default=None, ge=16)
+    chunk_overlap: int | None = Field(default=None, ge=0)
+
+    indexing_timeout: timedelta = timedelta(hours=1)
+    max_object_size: int = Field(default=100 * 1024 * 1024, ge=1)
+    stage_max_attempts: int = Field(default=3, ge=1)
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_token: SecretStr | None = None
+    query_top_k: int = Field(default=5, ge=1)
+    history_token_budget: int = Field(default=1500, ge=0)
+
+    @cached_property
+    def resolved_embedding_model(self) -> str:
+        """The embedding model in use: the one configured, else OpenAI's with a key, else the local one."""
+        if self.embedding_model:
+            return self.embedding_model
+        return DEFAULT_OPENAI_EMBEDDING_MODEL if self.openai_api_key else DEFAULT_LOCAL_EMBEDDING_MODEL
+
+    @cached_property
+    def resolved_chat_model(self) -> str:
+        """The chat model in use: the one configured, else OpenAI's with a key, else extractive answers."""
+        if self.chat_model:
+            return self.chat_model
+        return DEFAULT_OPENAI_CHAT_MODEL if self.openai_api_key else EXTRACTIVE_CHAT_MODEL
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
+
+    def topic(self, name: str) -> str:
+        """The Kafka topic `name` under this deployment's prefix."""
+        return f"{self.kafka_topic_prefix}{name}"
+
+    def consumer_group(self, stage: str) -> str:
+        return f"{self.kafka_consumer_group_prefix}.{stage}"

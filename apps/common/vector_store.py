@@ -1,0 +1,105 @@
+"""The vector-store port: what ragstream needs of Qdrant, with two adapters that behave the same.
+
+`QdrantEdgeStore` runs Qdrant's engine in-process (the embedded default); `QdrantServerStore`
+talks to a Qdrant server through qdrant-client. Collections carry one dense vector and one
+BM25 sparse vector; `documents` is an alias that points at a versioned collection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+from uuid import UUID
+
+import numpy as np
+import numpy.typing as npt
+
+from apps.common.settings import Settings
+from schemas.points import ChunkPayload
+
+DENSE = "dense"
+SPARSE = "bm25"
+
+
+@dataclass(frozen=True)
+class ChunkPoint:
+    id: UUID
+    vector: npt.NDArray[np.float32]
+    payload: ChunkPayload
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    document_ids: Sequence[UUID] | None = None
+    uploaded_after: datetime | None = None
+    uploaded_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    id: UUID
+    score: float
+    payload: ChunkPayload
+
+
+class CollectionNotFound(LookupError):
+    pass
+
+
+class VectorStore(Protocol):
+    async def ensure_collection(self, name: str, dimensions: int) -> None:
+        """Create collection `name` (dense vectors of `dimensions`, cosine; BM25 sparse) if it is missing."""
+        ...
+
+    async def collection_exists(self, name: str) -> bool: ...
+
+    async def drop_collection(self, name: str) -> None: ...
+
+    async def set_alias(self, alias: str, collection: str) -> None:
+        """Point `alias` at `collection`, atomically replacing where it pointed before."""
+        ...
+
+    async def resolve(self, name: str) -> str:
+        """The collection `name` designates: itself, or the collection the alias points at."""
+        ...
+
+    async def upsert(self, collection: str, points: Sequence[ChunkPoint]) -> None: ...
+
+    async def search(
+        self, collection: str, vector: npt.NDArray[np.float32], *, limit: int, where: SearchFilter
+    ) -> list[ScoredChunk]: ...
+
+    async def delete_document(self, collection: str, document_id: UUID, *, keep_version: str | None) -> None:
+        """Delete the document's points, all of them or all but those of `keep_version`."""
+        ...
+
+    async def count(self, collection: str, *, document_id: UUID | None = None) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+async def ensure_live_collection(store: VectorStore, alias: str, dimensions: int) -> str:
+    """The collection `alias` points at; on first use, create generation 1 and point the alias at it."""
+    target = await store.resolve(alias)
+    if target == alias:
+        target = f"{alias}_g1"
+        await store.ensure_collection(target, dimensions)
+        await store.set_alias(alias, target)
+    return target
+
+
+def open_vector_store(settings: Settings) -> VectorStore:
+    """The server adapter for an http(s) URL, else the embedded engine on the local path."""
+    url = settings.qdrant_url
+    remote = url.startswith(("http://", "https://"))
+    if settings.vector_store == "qdrant" or (settings.vector_store == "auto" and remote):
+        from apps.common.qdrant_server_store import QdrantServerStore
+
+        api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        return QdrantServerStore.connect(url, api_key=api_key)
+    from apps.common.qdrant_edge_store import QdrantEdgeStore
+
+    return QdrantEdgeStore(Path(url))

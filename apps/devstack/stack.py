@@ -1,0 +1,120 @@
+"""The whole local infrastructure: start the four servers, provision them, describe them as settings.
+
+Used by `ragstream dev` and by the test suite's session fixtures. Every start is fresh:
+Kafka and S3 keep their data in memory, so Postgres, Temporal and the vector store start
+empty too, and no part can claim what another has forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from apps.common.database import migrate
+from apps.common.kafka import ensure_topics
+from apps.common.s3 import s3_client, sqs_client
+from apps.common.settings import Settings
+from apps.devstack.kafka import EmbeddedKafka
+from apps.devstack.postgres import EmbeddedPostgres
+from apps.devstack.s3 import ACCESS_KEY, REGION, SECRET_KEY, EmbeddedS3
+from apps.devstack.temporal import EmbeddedTemporal
+
+log = logging.getLogger(__name__)
+
+DATABASE = "ragstream"
+EVENTS_QUEUE = "ragstream-s3-events"
+
+
+@dataclass
+class LocalStack:
+    state_dir: Path
+    temporal_ui: bool = False
+    postgres: EmbeddedPostgres = field(init=False)
+    kafka: EmbeddedKafka = field(default_factory=EmbeddedKafka)
+    temporal: EmbeddedTemporal = field(default_factory=EmbeddedTemporal)
+    s3: EmbeddedS3 = field(default_factory=EmbeddedS3)
+    database_url: str = ""
+
+    def __post_init__(self) -> None:
+        self.postgres = EmbeddedPostgres(self.state_dir / "postgres")
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    def start(self) -> LocalStack:
+        """Start the servers from empty state; stop those already started if one fails."""
+        for sub in ("postgres", "temporal", "qdrant", "logs"):
+            shutil.rmtree(self.state_dir / sub, ignore_errors=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.kafka.start(self.log_dir)
+            self.s3.start(self.log_dir)
+            self.temporal.start(self.state_dir / "temporal", self.log_dir, ui=self.temporal_ui)
+            self.postgres.start(self.log_dir)
+            self.database_url = self.postgres.create_database(DATABASE)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every server we started, by PID, newest first."""
+        for server in (self.postgres, self.temporal, self.s3, self.kafka):
+            with contextlib.suppress(Exception):
+                server.stop()
+
+    def environment(self, *, api_port: int = 8000) -> dict[str, str]:
+        """The `RAGSTREAM_*` settings that point every ragstream process at this stack."""
+        return {
+            "RAGSTREAM_STATE_DIR": str(self.state_dir),
+            "RAGSTREAM_DATABASE_URL": self.database_url,
+            "RAGSTREAM_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
+            "RAGSTREAM_KAFKA_IDEMPOTENT_PRODUCER": "false",
+            "RAGSTREAM_KAFKA_SESSION_TIMEOUT_MS": "2000",
+            "RAGSTREAM_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+            "RAGSTREAM_TEMPORAL_ADDRESS": self.temporal.address,
+            "RAGSTREAM_QDRANT_URL": str(self.state_dir / "qdrant"),
+            "RAGSTREAM_S3_ENDPOINT_URL": self.s3.endpoint_url,
+            "RAGSTREAM_S3_REGION": REGION,
+            "RAGSTREAM_S3_ACCESS_KEY_ID": ACCESS_KEY,
+            "RAGSTREAM_S3_SECRET_ACCESS_KEY": SECRET_KEY,
+            "RAGSTREAM_S3_EVENTS_SQS_QUEUE_URL": self.s3.queue_url(EVENTS_QUEUE),
+            "RAGSTREAM_API_PORT": str(api_port),
+        }
+
+
+async def provision(settings: Settings) -> None:
+    """Create what the apps expect to exist: tables, topics, the bucket and its event notifications."""
+    await migrate(settings.database_url)
+    await ensure_topics(settings)
+    await create_bucket_with_notifications(settings, EVENTS_QUEUE)
+
+
+async def create_bucket_with_notifications(settings: Settings, queue_name: str) -> None:
+    """The bucket, an SQS queue, and the bucket's ObjectCreated/Removed notifications to it (as on AWS)."""
+    async with s3_client(settings) as s3, sqs_client(settings) as sqs:
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+            await s3.create_bucket(Bucket=settings.s3_bucket)
+        queue_url = (await sqs.create_queue(QueueName=queue_name))["QueueUrl"]
+        attributes = await sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+        await s3.put_bucket_notification_configuration(
+            Bucket=settings.s3_bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "Id": "ragstream-ingest",
+                        "QueueArn": attributes["Attributes"]["QueueArn"],
+                        "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+                    }
+                ]
+            },
+        )
+
+
+def run_provision(settings: Settings) -> None:
+    asyncio.run(provision(settings))

@@ -1,0 +1,1 @@
+"""The Temporal side of ingestion: `UploadWorkflow`, its activities, the worker, and the S3-event intake."""

@@ -1,0 +1,65 @@
+"""The S3-event intake: reads notifications from SQS (AWS's way) and from the Kafka topic
+`s3.events` (MinIO's way) and starts one `UploadWorkflow` per object version.
+
+An SQS message is deleted only after its workflows started, so a crash redelivers it; the
+workflow ids make that redelivery harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from faststream.kafka import KafkaBroker, KafkaMessage
+from temporalio.client import Client
+
+from apps.common.intake import start_uploads
+from apps.common.kafka import consumer_options
+from apps.common.s3_events import NotAnS3Event, object_changes, parse_notification
+from apps.common.settings import Settings
+from schemas.topics import S3_EVENTS
+
+log = logging.getLogger(__name__)
+_LONG_POLL_SECONDS = 5
+_ERROR_BACKOFF_SECONDS = 2.0
+
+
+async def handle_notification(body: str | bytes, *, temporal: Client, settings: Settings) -> int:
+    """Start the workflows of one notification; returns how many object changes it held."""
+    try:
+        notification = parse_notification(body)
+    except NotAnS3Event as exc:
+        log.info("ignoring a message that is not an S3 event: %s", exc)
+        return 0
+    changes = object_changes(notification)
+    await start_uploads(temporal, settings, changes)
+    return len(changes)
+
+
+async def poll_sqs(sqs: Any, queue_url: str, *, temporal: Client, settings: Settings) -> None:
+    """Long-poll the queue until cancelled."""
+    log.info("reading S3 events from SQS %s", queue_url)
+    while True:
+        try:
+            response = await sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=_LONG_POLL_SECONDS
+            )
+            for message in response.get("Messages", []):
+                await handle_notification(message["Body"], temporal=temporal, settings=settings)
+                await sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("reading S3 events from SQS failed; retrying")
+            await asyncio.sleep(_ERROR_BACKOFF_SECONDS)
+
+
+def subscribe_s3_events(broker: KafkaBroker, *, temporal: Client, settings: Settings) -> None:
+    """Consume `s3.events` (as MinIO publishes them) on `broker`."""
+
+    @broker.subscriber(
+        settings.topic(S3_EVENTS), group_id=settings.consumer_group("intake"), **consumer_options(settings)
+    )
+    async def on_s3_event(body: Any, message: KafkaMessage) -> None:
+        await handle_notification(message.body, temporal=temporal, settings=settings)

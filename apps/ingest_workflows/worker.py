@@ -1,0 +1,24 @@
+"""The Temporal worker that runs `UploadWorkflow` and its activities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from apps.common.database import Pool
+from apps.common.settings import Settings
+from apps.ingest_workflows.activities import IngestActivities
+from apps.ingest_workflows.workflows import UploadWorkflow
+
+
+def build_worker(client: Client, settings: Settings, *, pool: Pool, s3: Any, broker: KafkaBroker) -> Worker:
+    activities = IngestActivities(settings=settings, pool=pool, s3=s3, broker=broker)
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[UploadWorkflow],
+        activities=activities.all(),
+    )

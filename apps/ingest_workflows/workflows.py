@@ -1,0 +1,153 @@
+"""`UploadWorkflow`: one per object version. Validates, registers and hands the version to the
+stream processors, then waits for their signal (bounded by the indexing timeout) and records
+the outcome. Deterministic: everything that touches the world is an activity.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import PurePosixPath
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from apps.ingest_workflows.activities import IngestActivities
+    from schemas.workflows import (
+        SIGNAL_INDEXING_FAILED,
+        SIGNAL_INDEXING_FINISHED,
+        UPLOAD_WORKFLOW,
+        Finalization,
+        IndexingFailure,
+        IndexingResult,
+        Publication,
+        Registration,
+        UploadOutcome,
+        UploadRequest,
+        ValidatedObject,
+    )
+
+_ACTIVITY_TIMEOUT = timedelta(minutes=2)
+_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=10,
+)
+
+
+def _cause(error: ActivityError) -> str:
+    """The message of the exception the activity raised, not Temporal's wrapper around it."""
+    cause = error.cause
+    return str(cause) if cause is not None else str(error)
+
+
+@workflow.defn(name=UPLOAD_WORKFLOW)
+class UploadWorkflow:
+    def __init__(self) -> None:
+        self._result: IndexingResult | None = None
+        self._failure: IndexingFailure | None = None
+
+    @workflow.signal(name=SIGNAL_INDEXING_FINISHED)
+    def indexing_finished(self, result: IndexingResult) -> None:
+        self._result = self._result or result
+
+    @workflow.signal(name=SIGNAL_INDEXING_FAILED)
+    def indexing_failed(self, failure: IndexingFailure) -> None:
+        self._failure = self._failure or failure
+
+    @workflow.query(name="status")
+    def status(self) -> str:
+        if self._result:
+            return "indexed"
+        return "failed" if self._failure else "waiting"
+
+    @workflow.run
+    async def run(self, request: UploadRequest) -> UploadOutcome:
+        change = request.change
+        try:
+            validated = await workflow.execute_activity_method(
+                IngestActivities.validate_s3_object,
+                change,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                retry_policy=_RETRY,
+            )
+        except ActivityError as exc:
+            error = f"could not read the object from S3: {_cause(exc)}"
+            validated = ValidatedObject(filename=PurePosixPath(change.key).name or change.key, error=error)
+        outcome = UploadOutcome(document_id=request.document_id, version=change.version, status="superseded")
+        if validated.skip_reason:
+            return outcome.model_copy(update={"error": validated.skip_reason})
+        registered = await workflow.execute_activity_method(
+            IngestActivities.register_document,
+            Registration(request=request, validated=validated),
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_RETRY,
+        )
+        if registered is None:
+            return outcome.model_copy(update={"error": "a newer version of the object was registered first"})
+        if validated.error:
+            return outcome.model_copy(update={"status": "failed", "error": validated.error})
+        if registered.unchanged:
+            final = Finalization(
+                document_id=request.document_id,
+                version=change.version,
+                status="complete",
+                chunk_count=registered.chunk_count,
+                error=None,
+            )
+        else:
+            try:
+                await workflow.execute_activity_method(
+                    IngestActivities.publish_document_ready,
+                    Publication(request=request, validated=validated),
+                    start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                    retry_policy=_RETRY,
+                )
+                final = await self._wait_for_indexing(request)
+            except ActivityError as exc:
+                final = Finalization(
+                    document_id=request.document_id,
+                    version=change.version,
+                    status="failed",
+                    error=f"could not hand the document to the stream processors (Kafka): {_cause(exc)}",
+                )
+        await workflow.execute_activity_method(
+            IngestActivities.finalize_document,
+            final,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_RETRY,
+        )
+        return outcome.model_copy(
+            update={"status": final.status, "chunk_count": final.chunk_count, "error": final.error}
+        )
+
+    async def _wait_for_indexing(self, request: UploadRequest) -> Finalization:
+        version = request.change.version
+        removal = request.change.kind == "removed"
+        try:
+            await workflow.wait_condition(
+                lambda: self._result is not None or self._failure is not None,
+                timeout=request.indexing_timeout,
+            )
+        except TimeoutError:
+            error = (
+                f"indexing did not finish within {request.indexing_timeout}; "
+                "check that the stream processors are running, then reprocess the document"
+            )
+            return Finalization(
+                document_id=request.document_id, version=version, status="failed", error=error
+            )
+        if self._failure is not None:
+            error = f"{self._failure.stage} failed: {self._failure.error}"
+            return Finalization(
+                document_id=request.document_id, version=version, status="failed", error=error
+            )
+        assert self._result is not None
+        return Finalization(
+            document_id=request.document_id,
+            version=version,
+            status="deleted" if removal else "complete",
+            chunk_count=0 if removal else self._result.chunk_count,
+        )

@@ -1,0 +1,98 @@
+"""Conversations and their messages in Postgres."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from apps.common.database import Pool
+from apps.query_api.prompt import Turn
+from schemas.api import Conversation, ConversationWithMessages, Message
+
+_CONVERSATION_COLUMNS = "id, title, metadata, created_at, updated_at"
+_MESSAGE_COLUMNS = "id, role, content, metadata, created_at"
+# Recent history is read in one query; the token budget then trims it further.
+_HISTORY_ROWS = 50
+
+
+class ConversationStore:
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    async def create(self, title: str | None, metadata: dict[str, Any] | None = None) -> Conversation:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "INSERT INTO conversations (id, title, metadata) VALUES (%s, %s, %s)"
+                f" RETURNING {_CONVERSATION_COLUMNS}",
+                (uuid.uuid4(), title, Jsonb(metadata or {})),
+            )
+            row = await cur.fetchone()
+        return Conversation.model_validate(row)
+
+    async def get(self, conversation_id: UUID) -> Conversation | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = %s", (conversation_id,)
+            )
+            row = await cur.fetchone()
+        return Conversation.model_validate(row) if row else None
+
+    async def get_with_messages(self, conversation_id: UUID) -> ConversationWithMessages | None:
+        conversation = await self.get(conversation_id)
+        if conversation is None:
+            return None
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = %s ORDER BY created_at, id",
+                (conversation_id,),
+            )
+            rows = await cur.fetchall()
+        messages = [Message.model_validate(row) for row in rows]
+        return ConversationWithMessages(**conversation.model_dump(), messages=messages)
+
+    async def list_page(self, *, limit: int, offset: int) -> tuple[list[Conversation], int]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations"
+                " ORDER BY updated_at DESC, id LIMIT %s OFFSET %s",
+                (limit, offset),
+            )
+            rows = await cur.fetchall()
+            cur = await conn.execute("SELECT count(*) AS n FROM conversations")
+            total = await cur.fetchone()
+        return [Conversation.model_validate(r) for r in rows], int(total["n"]) if total else 0
+
+    async def delete(self, conversation_id: UUID) -> bool:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute("DELETE FROM conversations WHERE id = %s", (conversation_id,))
+            return cur.rowcount > 0
+
+    async def recent_turns(self, conversation_id: UUID) -> list[Turn]:
+        """The conversation's latest messages, oldest first."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT role, content FROM (SELECT role, content, created_at, id FROM messages"
+                " WHERE conversation_id = %s ORDER BY created_at DESC, id DESC LIMIT %s) recent"
+                " ORDER BY created_at, id",
+                (conversation_id, _HISTORY_ROWS),
+            )
+            rows = await cur.fetchall()
+        return [Turn(role=row["role"], content=row["content"]) for row in rows]
+
+    async def add_message(
+        self, conversation_id: UUID, role: str, content: str, metadata: dict[str, Any] | None = None
+    ) -> UUID:
+        message_id = uuid.uuid4()
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO messages (id, conversation_id, role, content, metadata)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                (message_id, conversation_id, role, content, Jsonb(metadata or {})),
+            )
+            await conn.execute(
+                "UPDATE conversations SET updated_at = now() WHERE id = %s", (conversation_id,)
+            )
+        return message_id

@@ -1,0 +1,41 @@
+"""`/healthz` (the process is up) and `/readyz` (its dependencies answer)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+log = logging.getLogger(__name__)
+_CHECK_TIMEOUT = 3.0
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def _postgres(request: Request) -> None:
+    async with request.app.state.pool.connection() as conn:
+        await conn.execute("SELECT 1")
+
+
+async def _vector_store(request: Request) -> None:
+    await request.app.state.store.resolve(request.app.state.settings.qdrant_collection)
+
+
+async def readyz(request: Request) -> Response:
+    checks = {"postgres": _postgres, "vector_store": _vector_store}
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check(request), _CHECK_TIMEOUT)
+            results[name] = "ok"
+        except Exception as exc:
+            log.warning("readiness check %s failed: %s", name, exc)
+            results[name] = f"failed: {type(exc).__name__}"
+    ready = all(v == "ok" for v in results.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "checks": results}, status_code=200 if ready else 503
+    )

@@ -1,0 +1,149 @@
+"""The RAG engine: conversation turn, retrieval, prompt, and the stored answer.
+
+`sse.py` and the non-streaming route drive it the same way: `begin` (conversation and user
+message), `retrieve` (embed + search), `chat_request` (the prompt), the chat model's
+stream, then `finish` (the assistant message, with its sources).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from apps.common.embeddings import Embedder
+from apps.common.llm import ChatModel, ChatRequest
+from apps.common.settings import Settings
+from apps.common.vector_store import CollectionNotFound, SearchFilter, VectorStore
+from apps.query_api.conversation_store import ConversationStore
+from apps.query_api.errors import ApiError
+from apps.query_api.prompt import ContextChunk, Turn, build_prompt, recent_history
+from schemas.api import QueryRequest, Source, Timings, Usage
+
+_TITLE_CHARS = 80
+
+
+@dataclass
+class Turnstart:
+    conversation_id: UUID
+    user_message_id: UUID
+    history: list[Turn]
+    started: float
+
+
+@dataclass
+class Retrieval:
+    sources: list[Source]
+    embed_ms: float
+    search_ms: float
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 3)
+
+
+class RagEngine:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: VectorStore,
+        embedder: Embedder,
+        chat: ChatModel,
+        conversations: ConversationStore,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.chat = chat
+        self.conversations = conversations
+
+    async def begin(self, request: QueryRequest) -> Turnstart:
+        """Find (or start) the conversation, read its recent history, and store the user's message."""
+        started = time.perf_counter()
+        if request.conversation_id is not None:
+            if await self.conversations.get(request.conversation_id) is None:
+                raise ApiError(404, "conversation_not_found", f"no conversation {request.conversation_id}")
+            conversation_id = request.conversation_id
+            history = recent_history(
+                await self.conversations.recent_turns(conversation_id), self.settings.history_token_budget
+            )
+        else:
+            conversation_id = (await self.conversations.create(request.query[:_TITLE_CHARS])).id
+            history = []
+        user_message_id = await self.conversations.add_message(conversation_id, "user", request.query)
+        return Turnstart(conversation_id, user_message_id, history, started)
+
+    async def retrieve(self, request: QueryRequest) -> Retrieval:
+        t0 = time.perf_counter()
+        vector = (await self.embedder.embed([request.query]))[0]
+        embed_ms = _ms(t0)
+        t1 = time.perf_counter()
+        where = SearchFilter(
+            document_ids=request.document_ids,
+            uploaded_after=request.uploaded_after,
+            uploaded_before=request.uploaded_before,
+        )
+        try:
+            hits = await self.store.search(
+                self.settings.qdrant_collection,
+                vector,
+                limit=request.top_k or self.settings.query_top_k,
+                where=where,
+            )
+        except CollectionNotFound:
+            hits = []
+        sources = [
+            Source(
+                document_id=hit.payload.document_id,
+                filename=hit.payload.filename,
+                chunk_index=hit.payload.chunk_index,
+                score=hit.score,
+                text=hit.payload.content,
+                page=hit.payload.page,
+                section=hit.payload.section,
+            )
+            for hit in hits
+        ]
+        return Retrieval(sources, embed_ms, _ms(t1))
+
+    def chat_request(self, request: QueryRequest, turn: Turnstart, retrieval: Retrieval) -> ChatRequest:
+        chunks = [ContextChunk(s.filename, s.text, s.page, s.section) for s in retrieval.sources]
+        return ChatRequest(
+            prompt=build_prompt(request.query, chunks, turn.history),
+            query=request.query,
+            passages=[s.text for s in retrieval.sources],
+        )
+
+    async def finish(
+        self,
+        turn: Turnstart,
+        answer: str,
+        retrieval: Retrieval,
+        *,
+        usage: Usage,
+        timings: Timings,
+        interrupted: bool = False,
+    ) -> UUID:
+        """Store the assistant's answer with the sources it was given (and whether it was cut short)."""
+        metadata: dict[str, Any] = {
+            "sources": [s.model_dump(mode="json", exclude={"text"}) for s in retrieval.sources],
+            "model": self.chat.name,
+            "usage": usage.model_dump(),
+            "timings": timings.model_dump(),
+        }
+        if interrupted:
+            metadata["interrupted"] = True
+        return await self.conversations.add_message(turn.conversation_id, "assistant", answer, metadata)
+
+    def timings(
+        self, turn: Turnstart, retrieval: Retrieval, llm_started: float, first_token_at: float | None
+    ) -> Timings:
+        return Timings(
+            embed_ms=retrieval.embed_ms,
+            search_ms=retrieval.search_ms,
+            llm_ms=_ms(llm_started),
+            first_token_ms=round((first_token_at - turn.started) * 1000, 3) if first_token_at else None,
+            total_ms=_ms(turn.started),
+        )

@@ -1,0 +1,1 @@
+"""The FastStream stream processors: parse -> embed -> upsert -> report, chained through Kafka topics."""

@@ -1,0 +1,120 @@
+"""Wires the stages to Kafka: one consumer group per stage, each committing after its work.
+
+parse (document.ready) -> embed (document.chunked, batched across documents) -> upsert
+(document.embedded) -> report (document.indexed, document.failed) -> Temporal signal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.kafka import KafkaBroker, KafkaMessage
+from temporalio.client import Client
+
+from apps.common.database import Pool
+from apps.common.embeddings import Embedder
+from apps.common.kafka import consumer_options, publish_event
+from apps.common.settings import Settings
+from apps.common.vector_store import VectorStore
+from apps.stream_processors import progress
+from apps.stream_processors.embed import embed
+from apps.stream_processors.parse import parse
+from apps.stream_processors.parsing import DocumentParser
+from apps.stream_processors.report import report
+from apps.stream_processors.stage import FailedMessage, Stage
+from apps.stream_processors.upsert import upsert
+from schemas.events import DocumentChunked, DocumentEmbedded, DocumentFailed, DocumentIndexed, DocumentReady
+from schemas.topics import (
+    DOCUMENT_CHUNKED,
+    DOCUMENT_EMBEDDED,
+    DOCUMENT_FAILED,
+    DOCUMENT_INDEXED,
+    DOCUMENT_READY,
+)
+
+
+@dataclass
+class Resources:
+    """The clients the stages use, opened by whoever runs them (`ragstream processors` or `dev`)."""
+
+    settings: Settings
+    s3: Any
+    embedder: Embedder
+    store: VectorStore
+    pool: Pool
+    temporal: Client
+    parser: DocumentParser
+
+
+def _failed_message(message: KafkaMessage) -> FailedMessage:
+    raw: Any = message.raw_message
+    return FailedMessage(topic=raw.topic, key=raw.key, body=message.body)
+
+
+def register_stages(broker: KafkaBroker, resources: Resources) -> None:
+    """Subscribe the four stages on `broker` (then start it with `await broker.start()`)."""
+    settings = resources.settings
+    options = consumer_options(settings)
+    topic = settings.topic
+
+    def stage(name: str) -> Stage:
+        return Stage(name, broker, topic(DOCUMENT_FAILED), max_attempts=settings.stage_max_attempts)
+
+    async def download(event: DocumentReady) -> bytes:
+        kwargs = {"Bucket": event.bucket, "Key": event.key}
+        if event.version_id:
+            kwargs["VersionId"] = event.version_id
+        response = await resources.s3.get_object(**kwargs)
+        body = response["Body"]
+        async with body:
+            data: bytes = await body.read()
+        return data
+
+    @broker.subscriber(topic(DOCUMENT_READY), group_id=settings.consumer_group("parse"), **options)
+    async def on_ready(event: DocumentReady, message: KafkaMessage) -> None:
+        chunked = await stage("parse").run(
+            [event],
+            lambda: parse(event, download=download, chunk_document=resources.parser.chunk),
+            messages=[_failed_message(message)],
+        )
+        for out in chunked or []:
+            await publish_event(broker, topic(DOCUMENT_CHUNKED), out)
+
+    @broker.subscriber(
+        topic(DOCUMENT_CHUNKED),
+        group_id=settings.consumer_group("embed"),
+        batch=True,
+        max_records=settings.embed_batch_messages,
+        batch_timeout_ms=settings.embed_batch_timeout_ms,
+        **options,
+    )
+    async def on_chunked(events: list[DocumentChunked], message: KafkaMessage) -> None:
+        records: tuple[Any, ...] = message.raw_message  # a batch: one record per event
+        failed = [FailedMessage(topic=r.topic, key=r.key, body=r.value) for r in records]
+        embedded = await stage("embed").run(
+            list(events), lambda: embed(events, embedder=resources.embedder), messages=failed
+        )
+        for out in embedded or []:
+            await publish_event(broker, topic(DOCUMENT_EMBEDDED), out)
+
+    async def record_batch(event: DocumentEmbedded, collection: str) -> int | None:
+        return await progress.record_batch(resources.pool, event, collection)
+
+    @broker.subscriber(topic(DOCUMENT_EMBEDDED), group_id=settings.consumer_group("upsert"), **options)
+    async def on_embedded(event: DocumentEmbedded, message: KafkaMessage) -> None:
+        indexed = await stage("upsert").run(
+            [event],
+            lambda: upsert(event, store=resources.store, record_batch=record_batch),
+            messages=[_failed_message(message)],
+        )
+        if indexed is not None:
+            await publish_event(broker, topic(DOCUMENT_INDEXED), indexed)
+
+    @broker.subscriber(topic(DOCUMENT_INDEXED), group_id=settings.consumer_group("report-indexed"), **options)
+    async def on_indexed(event: DocumentIndexed) -> None:
+        await report(event, temporal=resources.temporal)
+
+    @broker.subscriber(topic(DOCUMENT_FAILED), group_id=settings.consumer_group("report-failed"), **options)
+    async def on_failed(event: DocumentFailed) -> None:
+        await report(event, temporal=resources.temporal)

@@ -1,0 +1,129 @@
+"""Structure-aware chunking: elements stay whole where they fit, sections start new chunks,
+and only an element longer than a chunk is cut into token windows that overlap.
+
+Sizes are cl100k_base tokens. No chunk is longer than `size` tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from apps.common.tokenizer import encoding
+from schemas.events import Chunk
+
+_JOINER = "\n\n"
+_SECTION_MAX_CHARS = 200
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextElement:
+    """One element a parser found: a title, a paragraph, a list item, a table..."""
+
+    text: str
+    page: int | None = None
+    is_title: bool = False
+
+
+@dataclass(frozen=True)
+class ChunkingPolicy:
+    size: int
+    overlap: int
+
+    def __post_init__(self) -> None:
+        if self.size < 16:
+            raise ValueError(f"chunk size must be at least 16 tokens, not {self.size}")
+        if not 0 <= self.overlap < self.size // 2:
+            raise ValueError(
+                f"chunk overlap must be between 0 and half the size ({self.size}), not {self.overlap}"
+            )
+
+
+@dataclass
+class _Draft:
+    parts: list[str]
+    tokens: int
+    page: int | None
+    section: str | None
+
+
+def chunk_elements(elements: Iterable[TextElement], policy: ChunkingPolicy) -> list[Chunk]:
+    """Split a document's elements into chunks of at most `policy.size` tokens."""
+    return [
+        Chunk(index=i, text=text, token_count=count, page=page, section=section)
+        for i, (text, count, page, section) in enumerate(_chunk_texts(elements, policy))
+    ]
+
+
+def _chunk_texts(
+    elements: Iterable[TextElement], policy: ChunkingPolicy
+) -> Iterator[tuple[str, int, int | None, str | None]]:
+    enc = encoding()
+    section: str | None = None
+    draft: _Draft | None = None
+    min_tokens = policy.size // 4
+    joiner_tokens = len(enc.encode(_JOINER))
+
+    def flush() -> Iterator[tuple[str, int, int | None, str | None]]:
+        nonlocal draft
+        if draft is not None and draft.parts:
+            yield from _fit(_JOINER.join(draft.parts), draft.page, draft.section, policy)
+        draft = None
+
+    for element in elements:
+        text = element.text.strip()
+        if not text:
+            continue
+        if element.is_title:
+            if draft is not None and draft.tokens >= min_tokens:
+                yield from flush()
+            section = text[:_SECTION_MAX_CHARS]
+        tokens = len(enc.encode(text, disallowed_special=()))
+        overflows = draft is not None and draft.tokens + joiner_tokens + tokens > policy.size
+        # A short draft is not left as a tiny chunk: it leads into the windows of what follows.
+        if draft is not None and overflows and draft.tokens >= min_tokens:
+            tail = _tail(_JOINER.join(draft.parts), policy.overlap)
+            same_section = draft.section == section
+            yield from flush()
+            if same_section and tail and tokens + joiner_tokens + policy.overlap <= policy.size:
+                draft = _Draft([tail], policy.overlap, element.page, section)
+        if draft is None:
+            draft = _Draft([], 0, element.page, section)
+        if draft.page is None:
+            draft.page = element.page
+        draft.parts.append(text)
+        draft.tokens += tokens + (joiner_tokens if len(draft.parts) > 1 else 0)
+        if draft.tokens > policy.size:
+            yield from flush()
+    yield from flush()
+
+
+def _tail(text: str, overlap: int) -> str:
+    """The last `overlap` tokens of `text`, to repeat at the start of the next chunk."""
+    if overlap == 0:
+        return ""
+    enc = encoding()
+    return enc.decode(enc.encode(text, disallowed_special=())[-overlap:]).strip()
+
+
+def _fit(
+    text: str, page: int | None, section: str | None, policy: ChunkingPolicy
+) -> Iterator[tuple[str, int, int | None, str | None]]:
+    """`text` as one chunk if it fits, else as windows of `size` tokens overlapping by `overlap`."""
+    enc = encoding()
+    tokens = enc.encode(text, disallowed_special=())
+    if len(tokens) <= policy.size:
+        yield text, len(tokens), page, section
+        return
+    step = policy.size - policy.overlap
+    for start in range(0, len(tokens), step):
+        window = enc.decode(tokens[start : start + policy.size]).strip()
+        # Decoding a window can cut a multi-byte character in two: re-count what we emit.
+        count = len(enc.encode(window, disallowed_special=()))
+        while count > policy.size:
+            window = window[: int(len(window) * policy.size / count) - 1]
+            count = len(enc.encode(window, disallowed_special=()))
+        if window:
+            yield window, count, page, section
+        if start + policy.size >= len(tokens):
+            break

@@ -1,0 +1,153 @@
+"""Request and response bodies of the query API (`apps/query_api`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_QUERY_CHARS = 8000
+MAX_TOP_K = 50
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class QueryRequest(_Request):
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="the user's question")
+    conversation_id: UUID | None = Field(
+        default=None, description="continue this conversation; omit to start one"
+    )
+    top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K, description="chunks to retrieve (default 5)")
+    document_ids: list[UUID] | None = Field(
+        default=None, max_length=1000, description="search only these documents"
+    )
+    uploaded_after: datetime | None = None
+    uploaded_before: datetime | None = None
+    stream: bool = Field(default=True, description="Server-Sent Events if true, else one JSON object")
+
+
+class Source(BaseModel):
+    document_id: UUID
+    filename: str
+    chunk_index: int
+    score: float
+    text: str
+    page: int | None = None
+    section: str | None = None
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class Timings(BaseModel):
+    """Milliseconds spent in each step of answering."""
+
+    embed_ms: float
+    search_ms: float
+    llm_ms: float
+    first_token_ms: float | None = None
+    total_ms: float
+
+
+class SourcesEvent(BaseModel):
+    sources: list[Source]
+
+
+class TokenEvent(BaseModel):
+    delta: str
+
+
+class DoneEvent(BaseModel):
+    conversation_id: UUID
+    message_id: UUID
+    model: str
+    usage: Usage
+    timings: Timings
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class QueryResponse(DoneEvent):
+    answer: str
+    sources: list[Source]
+
+
+class ConversationCreate(_Request):
+    title: str | None = Field(default=None, max_length=500)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Message(BaseModel):
+    id: UUID
+    role: Literal["user", "assistant", "system"]
+    content: str
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+class Conversation(BaseModel):
+    id: UUID
+    title: str | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConversationWithMessages(Conversation):
+    messages: list[Message]
+
+
+class ConversationPage(BaseModel):
+    items: list[Conversation]
+    total: int
+    limit: int
+    offset: int
+
+
+DocumentStatus = Literal["pending", "indexing", "complete", "failed", "deleted"]
+
+
+class Document(BaseModel):
+    id: UUID
+    bucket: str
+    s3_key: str
+    filename: str
+    content_type: str | None
+    size_bytes: int | None
+    status: DocumentStatus
+    error_message: str | None
+    version: str
+    content_sha256: str | None
+    chunk_count: int
+    workflow_id: str | None
+    uploaded_at: datetime
+    indexed_at: datetime | None
+    updated_at: datetime
+    metadata: dict[str, Any]
+
+
+class DocumentPage(BaseModel):
+    items: list[Document]
+    total: int
+    limit: int
+    offset: int
+
+
+class S3EventsAccepted(BaseModel):
+    workflows: list[str] = Field(
+        description="the workflow id of each object version, started or already running"
+    )
+    duplicates: int = Field(description="how many were versions whose workflow had already completed")

@@ -1,0 +1,90 @@
+"""Event models, one per Kafka topic of the ingestion chain (see `schemas.topics`)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, WithJsonSchema
+
+Operation = Literal["index", "delete"]
+
+
+def _from_base64(value: Any) -> Any:
+    return base64.b64decode(value, validate=True) if isinstance(value, str) else value
+
+
+# Raw bytes in Python, base64 in JSON: about a third of the size of a JSON list of floats.
+PackedVectors = Annotated[
+    bytes,
+    BeforeValidator(_from_base64),
+    PlainSerializer(lambda raw: base64.b64encode(raw).decode("ascii"), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
+]
+
+
+class DocumentRef(BaseModel):
+    """What every event after `document.ready` says about the document version it carries."""
+
+    document_id: UUID
+    version: str
+    workflow_id: str
+    collection: str = Field(description="the Qdrant collection, or alias, the chunks go to")
+
+
+class DocumentReady(DocumentRef):
+    """`document.ready`: a validated, registered object version, to parse and index (or to delete)."""
+
+    operation: Operation = "index"
+    bucket: str
+    key: str
+    version_id: str | None = Field(
+        default=None, description="the S3 VersionId to read, on a versioned bucket"
+    )
+    filename: str
+    content_type: str
+    size: int = Field(ge=0)
+    sha256: str | None = None
+    uploaded_at: datetime
+
+
+class Chunk(BaseModel):
+    index: int = Field(ge=0)
+    text: str
+    token_count: int = Field(ge=0)
+    page: int | None = None
+    section: str | None = None
+
+
+class DocumentChunked(DocumentRef):
+    """`document.chunked`: one batch of a document version's chunks (`batch_count` batches in all)."""
+
+    operation: Operation = "index"
+    filename: str
+    uploaded_at: datetime
+    batch_index: int = Field(ge=0)
+    batch_count: int = Field(ge=0)
+    chunks: list[Chunk]
+
+
+class DocumentEmbedded(DocumentChunked):
+    """`document.embedded`: a chunk batch with its vectors, packed as little-endian float32 rows."""
+
+    embedding_model: str
+    dimensions: int = Field(ge=0)
+    vectors: PackedVectors = Field(description="len(chunks) x dimensions float32, little-endian, row-major")
+
+
+class DocumentIndexed(DocumentRef):
+    """`document.indexed`: every chunk of the version is searchable and older versions are gone."""
+
+    chunk_count: int = Field(ge=0)
+
+
+class DocumentFailed(DocumentRef):
+    """`document.failed`: a stage gave up on the version; `error` says why, for a person to act on."""
+
+    stage: str
+    error: str

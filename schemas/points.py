@@ -1,0 +1,24 @@
+"""The payload of a chunk's point in Qdrant: what search results carry back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID, uuid5
+
+from pydantic import BaseModel, Field
+
+
+class ChunkPayload(BaseModel):
+    document_id: UUID
+    version: str
+    chunk_index: int = Field(ge=0)
+    content: str
+    filename: str
+    upload_timestamp: datetime
+    page: int | None = None
+    section: str | None = None
+
+
+def point_id(document_id: UUID, version: str, chunk_index: int) -> UUID:
+    """Deterministic: a retried or replayed upsert overwrites the same point instead of adding one."""
+    return uuid5(document_id, f"{version}:{chunk_index}")

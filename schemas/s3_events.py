@@ -1,0 +1,60 @@
+"""The AWS S3 event notification JSON, as S3 (through SQS), MinIO (through Kafka) and webhooks send it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _AwsModel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+class S3Bucket(_AwsModel):
+    name: str = Field(min_length=1)
+
+
+class S3Object(_AwsModel):
+    key: str = Field(min_length=1, description="URL-encoded object key, as S3 sends it")
+    size: int | None = Field(default=None, ge=0)
+    e_tag: str | None = Field(default=None, alias="eTag")
+    version_id: str | None = Field(default=None, alias="versionId")
+    sequencer: str | None = None
+
+
+class S3Entity(_AwsModel):
+    bucket: S3Bucket
+    object: S3Object
+
+
+class S3EventRecord(_AwsModel):
+    event_name: str = Field(alias="eventName", examples=["ObjectCreated:Put"])
+    event_time: datetime | None = Field(default=None, alias="eventTime")
+    s3: S3Entity
+
+
+class S3EventNotification(_AwsModel):
+    """One notification: S3 batches one or more records per message."""
+
+    records: list[S3EventRecord] = Field(alias="Records", min_length=1)
+
+
+class S3ObjectChange(BaseModel):
+    """One normalised record: which version of which object was created or removed."""
+
+    bucket: str
+    key: str = Field(description="decoded object key")
+    kind: Literal["created", "removed"]
+    event_name: str
+    size: int | None = None
+    etag: str | None = None
+    version_id: str | None = None
+    sequencer: str | None = None
+    event_time: datetime | None = None
+
+    @property
+    def version(self) -> str:
+        """The object version this change is about: S3's versionId, else the eTag, else the sequencer."""
+        return self.version_id or self.etag or self.sequencer or "unversioned"
