@@ -56,5 +56,12 @@ class S3ObjectChange(BaseModel):
 
     @property
     def version(self) -> str:
-        """The object version this change is about: S3's versionId, else the eTag, else the sequencer."""
+        """The object version this change is about: S3's versionId, else the eTag, else the sequencer.
+
+        A removal is a version of its own (`deleted:...`): it must not share the workflow id of
+        the creation it undoes, and two removals of the same key at different times differ.
+        """
+        if self.kind == "removed":
+            when = self.event_time.isoformat() if self.event_time else None
+            return f"deleted:{self.version_id or self.sequencer or when or self.etag or 'unversioned'}"
         return self.version_id or self.etag or self.sequencer or "unversioned"

@@ -82,6 +82,7 @@ class Finalization(BaseModel):
     status: Literal["complete", "failed", "deleted"]
     chunk_count: int = 0
     error: str | None = None
+    note: str | None = Field(default=None, description="what a person should know, e.g. that nothing changed")
 
 
 class UploadOutcome(BaseModel):
@@ -92,3 +93,4 @@ class UploadOutcome(BaseModel):
     status: Literal["complete", "failed", "deleted", "superseded"]
     chunk_count: int = 0
     error: str | None = None
+    note: str | None = None

@@ -9,9 +9,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psycopg
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from psycopg.rows import dict_row
 
+from apps.common.documents import document_id_for
 from apps.common.settings import Settings
 from apps.devstack.process import free_port
 from apps.devstack.stack import LocalStack, create_bucket_with_notifications
@@ -73,3 +76,36 @@ async def committed_offsets(settings: Settings, group: str, topic: str) -> int:
     finally:
         await admin.close()
     return sum(max(meta.offset, 0) for meta in offsets.values())
+
+
+async def document_rows(
+    settings: Settings, keys: list[str], bucket: str | None = None
+) -> list[dict[str, Any]]:
+    """The `documents` rows of these object keys (in the settings' bucket unless told otherwise)."""
+    ids = [document_id_for(bucket or settings.s3_bucket, key) for key in keys]
+    async with await psycopg.AsyncConnection.connect(settings.database_url, row_factory=dict_row) as conn:
+        cur = await conn.execute("SELECT * FROM documents WHERE id = ANY(%s)", (ids,))
+        return await cur.fetchall()
+
+
+async def wait_until_settled(
+    settings: Settings, keys: list[str], *, timeout: float = 90.0, bucket: str | None = None
+) -> list[dict[str, Any]]:
+    """Wait until every key's document is complete, failed or deleted; returns the rows."""
+
+    async def settled() -> list[dict[str, Any]] | None:
+        rows = await document_rows(settings, keys, bucket)
+        done = len(rows) == len(keys) and all(r["status"] in ("complete", "failed", "deleted") for r in rows)
+        return rows if done else None
+
+    return await wait_for(settled, timeout=timeout, what=f"{len(keys)} documents to settle")
+
+
+async def wait_until_complete(
+    settings: Settings, keys: list[str], *, timeout: float = 90.0, bucket: str | None = None
+) -> list[dict[str, Any]]:
+    """Wait until every key's document is complete; fails at once if one failed."""
+    rows = await wait_until_settled(settings, keys, timeout=timeout, bucket=bucket)
+    problems = [(r["s3_key"], r["status"], r["error_message"]) for r in rows if r["status"] != "complete"]
+    assert not problems, problems
+    return rows

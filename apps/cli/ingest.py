@@ -86,7 +86,9 @@ def wait_until_indexed(settings: Settings, uploaded: list[Uploaded], timeout: fl
                 del pending[document_id]
                 progress.advance(task)
                 if document["status"] == "complete":
-                    progress.console.print(f"[green]indexed[/] {item.key} ({document['chunk_count']} chunks)")
+                    note = document["metadata"].get("note")
+                    detail = f"{document['chunk_count']} chunks" + (f"; {note}" if note else "")
+                    progress.console.print(f"[green]indexed[/] {item.key} ({detail})")
                 else:
                     failures += 1
                     progress.console.print(f"[red]failed[/] {item.key}: {document['error_message']}")

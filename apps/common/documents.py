@@ -64,6 +64,11 @@ async def register_version(
             and previous["content_sha256"] == validated.sha256
             and previous["status"] == "complete"
         )
+        # A version indexed again (reprocessed) counts its batches from zero.
+        await conn.execute(
+            "DELETE FROM ingest_batches WHERE document_id = %s AND version = %s",
+            (document_id, change.version),
+        )
         await conn.execute(
             "INSERT INTO documents (id, bucket, s3_key, filename, content_type, size_bytes, status,"
             " error_message, version, sequencer, content_sha256, workflow_id, uploaded_at, updated_at)"
@@ -99,13 +104,17 @@ async def finalize(pool: Pool, outcome: Finalization) -> bool:
     async with pool.connection() as conn:
         cur = await conn.execute(
             "UPDATE documents SET status = %s, chunk_count = %s, error_message = %s,"
-            " indexed_at = CASE WHEN %s = 'complete' THEN now() ELSE indexed_at END, updated_at = now()"
+            " indexed_at = CASE WHEN %s = 'complete' THEN now() ELSE indexed_at END, updated_at = now(),"
+            " metadata = CASE WHEN %s::text IS NULL THEN metadata - 'note'"
+            " ELSE metadata || jsonb_build_object('note', %s::text) END"
             " WHERE id = %s AND version = %s",
             (
                 outcome.status,
                 outcome.chunk_count,
                 outcome.error,
                 outcome.status,
+                outcome.note,
+                outcome.note,
                 outcome.document_id,
                 outcome.version,
             ),

@@ -37,32 +37,35 @@ def workflow_id_for(change: S3ObjectChange) -> str:
     return f"upload:{change.bucket}/{change.key}@{change.version}"
 
 
+async def start_upload(
+    client: Client, settings: Settings, change: S3ObjectChange, *, workflow_id: str | None = None
+) -> StartedUpload:
+    """Start (or find running) the workflow of one change; `workflow_id` overrides the version's own."""
+    workflow_id = workflow_id or workflow_id_for(change)
+    request = UploadRequest(
+        change=change,
+        document_id=document_id_for(change.bucket, change.key),
+        workflow_id=workflow_id,
+        indexing_timeout=settings.indexing_timeout,
+    )
+    try:
+        handle = await client.start_workflow(
+            UPLOAD_WORKFLOW,
+            request,
+            id=workflow_id,
+            task_queue=settings.temporal_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        log.info("duplicate S3 event for %s: its workflow already ran", workflow_id)
+        return StartedUpload(workflow_id, None, change)
+    log.info("%s %s: workflow %s", change.kind, change.key, workflow_id)
+    return StartedUpload(workflow_id, handle.result_run_id, change)
+
+
 async def start_uploads(
     client: Client, settings: Settings, changes: list[S3ObjectChange]
 ) -> list[StartedUpload]:
-    """Start (or find running) the workflow of each change."""
-    started = []
-    for change in changes:
-        workflow_id = workflow_id_for(change)
-        request = UploadRequest(
-            change=change,
-            document_id=document_id_for(change.bucket, change.key),
-            workflow_id=workflow_id,
-            indexing_timeout=settings.indexing_timeout,
-        )
-        try:
-            handle = await client.start_workflow(
-                UPLOAD_WORKFLOW,
-                request,
-                id=workflow_id,
-                task_queue=settings.temporal_task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            )
-        except WorkflowAlreadyStartedError:
-            log.info("duplicate S3 event for %s: its workflow already ran", workflow_id)
-            started.append(StartedUpload(workflow_id, None, change))
-            continue
-        log.info("%s %s: workflow %s", change.kind, change.key, workflow_id)
-        started.append(StartedUpload(workflow_id, handle.result_run_id, change))
-    return started
+    """Start (or find running) the workflow of each change, in order."""
+    return [await start_upload(client, settings, change) for change in changes]

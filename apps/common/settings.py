@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     indexing_timeout: timedelta = timedelta(hours=1)
     max_object_size: int = Field(default=100 * 1024 * 1024, ge=1)
     stage_max_attempts: int = Field(default=3, ge=1)
+    stage_retry_backoff_seconds: float = Field(default=0.5, ge=0)
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

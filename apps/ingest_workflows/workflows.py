@@ -95,7 +95,10 @@ class UploadWorkflow:
                 version=change.version,
                 status="complete",
                 chunk_count=registered.chunk_count,
-                error=None,
+                note=(
+                    "content unchanged (same sha256 as the indexed version): "
+                    f"kept its {registered.chunk_count} chunks, skipped parsing and embedding"
+                ),
             )
         else:
             try:
@@ -120,7 +123,12 @@ class UploadWorkflow:
             retry_policy=_RETRY,
         )
         return outcome.model_copy(
-            update={"status": final.status, "chunk_count": final.chunk_count, "error": final.error}
+            update={
+                "status": final.status,
+                "chunk_count": final.chunk_count,
+                "error": final.error,
+                "note": final.note,
+            }
         )
 
     async def _wait_for_indexing(self, request: UploadRequest) -> Finalization:

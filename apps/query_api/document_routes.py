@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Any, get_args
 
+from botocore.exceptions import ClientError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from apps.common import documents
+from apps.common.intake import start_upload, workflow_id_for
+from apps.common.s3 import s3_client
 from apps.query_api.errors import ApiError
 from apps.query_api.requests import path_uuid, query_int
 from schemas.api import Document, DocumentPage, DocumentStatus
+from schemas.s3_events import S3ObjectChange
 
 _STATUSES = get_args(DocumentStatus)
 
@@ -36,8 +42,62 @@ async def list_documents(request: Request) -> Response:
 
 
 async def get_document(request: Request) -> Response:
+    row = await _document_or_404(request)
+    return JSONResponse(_document(row).model_dump(mode="json"))
+
+
+async def _document_or_404(request: Request) -> dict[str, Any]:
     document_id = path_uuid(request)
     row = await documents.get(request.app.state.pool, document_id)
     if row is None:
         raise ApiError(404, "document_not_found", f"no document {document_id}")
-    return JSONResponse(_document(row).model_dump(mode="json"))
+    return row
+
+
+async def delete_document(request: Request) -> Response:
+    """Delete the object from S3 and its chunks from the index; answers once the removal has started."""
+    row = await _document_or_404(request)
+    if row["status"] == "deleted":
+        raise ApiError(404, "document_not_found", f"document {row['id']} is already deleted")
+    settings = request.app.state.settings
+    async with s3_client(settings) as s3:
+        await s3.delete_object(Bucket=row["bucket"], Key=row["s3_key"])
+    # The bucket's notification starts the same removal; starting it here too makes DELETE work
+    # where no notifications are configured (the duplicate removal is harmless).
+    change = S3ObjectChange(
+        bucket=row["bucket"],
+        key=row["s3_key"],
+        kind="removed",
+        event_name="ragstream:DeleteDocument",
+        event_time=datetime.now(UTC),
+    )
+    started = await start_upload(await request.app.state.temporal(), settings, change)
+    return JSONResponse({"workflow_id": started.workflow_id, "status": "deleting"}, status_code=202)
+
+
+async def reprocess_document(request: Request) -> Response:
+    """Index the document's current object again, from the start (typically after it failed)."""
+    row = await _document_or_404(request)
+    if row["status"] in ("deleted", "indexing"):
+        raise ApiError(409, "conflict", f"document {row['id']} is {row['status']}: nothing to reprocess")
+    settings = request.app.state.settings
+    async with s3_client(settings) as s3:
+        try:
+            head = await s3.head_object(Bucket=row["bucket"], Key=row["s3_key"])
+        except ClientError as exc:
+            raise ApiError(
+                409, "conflict", f"the object s3://{row['bucket']}/{row['s3_key']} no longer exists"
+            ) from exc
+    change = S3ObjectChange(
+        bucket=row["bucket"],
+        key=row["s3_key"],
+        kind="created",
+        event_name="ragstream:Reprocess",
+        size=head.get("ContentLength"),
+        etag=str(head.get("ETag", "")).strip('"') or None,
+        version_id=head.get("VersionId"),
+        event_time=datetime.now(UTC),
+    )
+    attempt = f"{workflow_id_for(change)}#reprocess-{uuid.uuid4().hex[:8]}"
+    started = await start_upload(await request.app.state.temporal(), settings, change, workflow_id=attempt)
+    return JSONResponse({"workflow_id": started.workflow_id, "status": "indexing"}, status_code=202)

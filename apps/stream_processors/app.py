@@ -59,7 +59,13 @@ def register_stages(broker: KafkaBroker, resources: Resources) -> None:
     topic = settings.topic
 
     def stage(name: str) -> Stage:
-        return Stage(name, broker, topic(DOCUMENT_FAILED), max_attempts=settings.stage_max_attempts)
+        return Stage(
+            name,
+            broker,
+            topic(DOCUMENT_FAILED),
+            max_attempts=settings.stage_max_attempts,
+            backoff_seconds=settings.stage_retry_backoff_seconds,
+        )
 
     async def download(event: DocumentReady) -> bytes:
         kwargs = {"Bucket": event.bucket, "Key": event.key}

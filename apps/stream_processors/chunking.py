@@ -1,5 +1,5 @@
-"""Structure-aware chunking: elements stay whole where they fit, sections start new chunks,
-and only an element longer than a chunk is cut into token windows that overlap.
+"""Structure-aware chunking: elements stay whole where they fit, sections and pages start new
+chunks, and only an element longer than a chunk is cut into token windows that overlap.
 
 Sizes are cl100k_base tokens. No chunk is longer than `size` tokens.
 """
@@ -74,6 +74,8 @@ def _chunk_texts(
         text = element.text.strip()
         if not text:
             continue
+        if draft is not None and draft.page is not None and element.page not in (None, draft.page):
+            yield from flush()  # a chunk cites one page
         if element.is_title:
             if draft is not None and draft.tokens >= min_tokens:
                 yield from flush()

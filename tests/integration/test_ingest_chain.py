@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 from httpx_sse import aconnect_sse
-from psycopg.rows import dict_row
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 
@@ -24,7 +23,7 @@ from apps.common.documents import document_id_for
 from apps.common.s3 import s3_client, sqs_client
 from apps.common.settings import Settings
 from schemas.topics import DOCUMENT_CHUNKED, DOCUMENT_EMBEDDED, DOCUMENT_INDEXED, DOCUMENT_READY, S3_EVENTS
-from tests.support import committed_offsets, wait_for
+from tests.support import committed_offsets, wait_until_complete
 
 pytestmark = pytest.mark.integration
 
@@ -57,24 +56,6 @@ async def system(settings: Settings) -> AsyncIterator[System]:
         yield running
 
 
-async def _document_rows(settings: Settings, keys: list[str]) -> list[dict[str, Any]]:
-    import psycopg
-
-    ids = [document_id_for(settings.s3_bucket, key) for key in keys]
-    async with await psycopg.AsyncConnection.connect(settings.database_url, row_factory=dict_row) as conn:
-        cur = await conn.execute("SELECT * FROM documents WHERE id = ANY(%s)", (ids,))
-        return await cur.fetchall()
-
-
-async def _all_complete(settings: Settings, keys: list[str]) -> list[dict[str, Any]] | None:
-    rows = await _document_rows(settings, keys)
-    failed = [r for r in rows if r["status"] == "failed"]
-    assert not failed, f"documents failed: {[(r['s3_key'], r['error_message']) for r in failed]}"
-    if len(rows) == len(keys) and all(r["status"] == "complete" for r in rows):
-        return rows
-    return None
-
-
 async def _ask(settings: Settings, question: str) -> list[tuple[str, dict[str, Any]]]:
     """The SSE events of one answer, as (event name, data)."""
     events = []
@@ -95,9 +76,7 @@ async def test_documents_put_in_s3_are_indexed_and_answered(settings: Settings, 
         for key, text in DOCUMENTS.items():
             await s3.put_object(Bucket=settings.s3_bucket, Key=key, Body=text.encode())
 
-    rows = await wait_for(
-        lambda: _all_complete(settings, list(DOCUMENTS)), timeout=90, what="documents complete"
-    )
+    rows = await wait_until_complete(settings, list(DOCUMENTS))
 
     # Temporal: one UploadWorkflow per object, completed, with every activity and the signal.
     assert system.temporal is not None
@@ -183,8 +162,4 @@ async def test_s3_events_from_kafka_and_webhook_start_ingestion(settings: Settin
     assert response.status_code == 202, response.text
     assert response.json()["workflows"] == [f"upload:{bucket}/via webhook.txt@{etags['via webhook.txt']}"]
 
-    async def complete() -> bool:
-        bucket_settings = settings.model_copy(update={"s3_bucket": bucket})
-        return await _all_complete(bucket_settings, list(etags)) is not None
-
-    await wait_for(complete, timeout=90, what="documents from Kafka and webhook complete")
+    await wait_until_complete(settings, list(etags), bucket=bucket)
