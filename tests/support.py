@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from psycopg.rows import dict_row
 
@@ -109,3 +109,26 @@ async def wait_until_complete(
     problems = [(r["s3_key"], r["status"], r["error_message"]) for r in rows if r["status"] != "complete"]
     assert not problems, problems
     return rows
+
+
+async def read_topic(settings: Settings, topic: str, *, expect: int, timeout: float = 30.0) -> list[Any]:
+    """The first `expect` records of `topic` (all partitions, from the beginning), read without a group."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(records) < expect and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for batch in batches.values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+    assert len(records) >= expect, f"{topic}: {len(records)} records, expected {expect}"
+    return records

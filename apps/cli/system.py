@@ -79,6 +79,9 @@ async def running_system(settings: Settings, components: Collection[Component]) 
             system.store = open_vector_store(settings)
             stack.push_async_callback(system.store.close)
             system.embedder = make_embedder(settings)
+            # Loading the local model takes seconds: now, beside the parser's start, not on a first question.
+            warm_up = asyncio.create_task(system.embedder.warm_up())
+            stack.push_async_callback(_cancel, [warm_up])
             await ensure_live_collection(
                 system.store, settings.qdrant_collection, system.embedder.spec.dimensions
             )
@@ -102,7 +105,7 @@ async def running_system(settings: Settings, components: Collection[Component]) 
                 timeout=settings.parse_timeout.total_seconds(),
             )
             stack.callback(parser.close)
-            await asyncio.gather(parser.start(), _warm_up(embedder))
+            await parser.start()
             register_stages(broker, Resources(settings, s3, embedder, store, pool, temporal, parser))
         if "intake" in components:
             broker, temporal = _required(system.broker), _required(system.temporal)
@@ -116,6 +119,8 @@ async def running_system(settings: Settings, components: Collection[Component]) 
                         name="intake-sqs",
                     )
                 )
+        if needs_search:
+            await warm_up
         if system.broker is not None:
             await system.broker.start()
         if "worker" in components:
@@ -149,10 +154,6 @@ def _required(value: T | None) -> T:
     if value is None:
         raise RuntimeError("a component's client was not opened")
     return value
-
-
-async def _warm_up(embedder: Embedder) -> None:
-    await embedder.embed(["warm up"])
 
 
 async def _shutdown_api(server: ApiServer, task: asyncio.Task[None]) -> None:

@@ -66,6 +66,10 @@ def model_spec(settings: Settings) -> EmbeddingModelSpec:
 class Embedder(Protocol):
     spec: EmbeddingModelSpec
 
+    async def warm_up(self) -> None:
+        """Load what the first request would otherwise wait for (a local model); never fails on a provider."""
+        ...
+
     async def embed(self, texts: Sequence[str]) -> Vectors:
         """Unit-length vectors of `texts`, one row each, as float32."""
         ...
@@ -129,7 +133,7 @@ class LocalEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     async def warm_up(self) -> None:
-        await asyncio.to_thread(self._load)
+        await asyncio.to_thread(self._encode, ["warm up"])
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:
@@ -143,6 +147,9 @@ class OpenAIEmbedder:
     def __init__(self, spec: EmbeddingModelSpec, client: AsyncOpenAI) -> None:
         self.spec = spec
         self._client = client
+
+    async def warm_up(self) -> None:
+        """Nothing to load: the provider may even be down now, and the stage retries when it is."""
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
         rows: list[Vectors] = []

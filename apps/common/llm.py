@@ -129,6 +129,8 @@ _STOPWORDS = frozenset(
     ]
 )
 _NO_ANSWER = "I could not find anything about that in the indexed documents."
+_MIN_SENTENCE_WORDS = 4
+_RELATIVE_SCORE_FLOOR = 0.5
 
 
 def _terms(text: str) -> list[str]:
@@ -136,34 +138,38 @@ def _terms(text: str) -> list[str]:
 
 
 def extract_answer(query: str, passages: Sequence[str], *, max_sentences: int = 3) -> str:
-    """The sentences of `passages` that best match `query`, each cited as [n] (its passage number)."""
+    """The sentences of `passages` that best match `query`, each cited as [n] (its passage number).
+
+    Headings and other fragments (under four words) are not answers, and a sentence scoring
+    under half the best one is left out rather than padding the answer.
+    """
     query_terms = set(_terms(query))
-    candidates: list[tuple[float, int, int, str]] = []
-    document_frequency: Counter[str] = Counter()
-    sentences_by_passage = []
-    for passage in passages:
-        sentences = [s.strip() for s in _SENTENCE_END.split(passage) if s and s.strip()]
-        sentences_by_passage.append(sentences)
-        document_frequency.update({t for s in sentences for t in _terms(s)})
+    sentences_by_passage = [
+        [" ".join(s.split()) for s in _SENTENCE_END.split(passage) if len(s.split()) >= _MIN_SENTENCE_WORDS]
+        for passage in passages
+    ]
+    document_frequency: Counter[str] = Counter(
+        t for sentences in sentences_by_passage for s in sentences for t in set(_terms(s))
+    )
     total = sum(len(s) for s in sentences_by_passage) or 1
+    # (score, tie-break, passage number, position, sentence): ties favour the better-ranked passage.
+    candidates: list[tuple[float, float, int, int, str]] = []
     for number, sentences in enumerate(sentences_by_passage, start=1):
         for position, sentence in enumerate(sentences):
-            terms = set(_terms(sentence))
-            overlap = query_terms & terms
-            if not overlap:
-                continue
-            score = sum(math.log(1 + total / document_frequency[t]) for t in overlap)
-            # Prefer the better-ranked passage and the earlier sentence when scores tie.
-            score -= 0.01 * number + 0.001 * position
-            candidates.append((score, number, position, " ".join(sentence.split())))
+            overlap = query_terms & set(_terms(sentence))
+            if overlap:
+                score = sum(math.log(1 + total / document_frequency[t]) for t in overlap)
+                candidates.append((score, -(number + position / 1000), number, position, sentence))
     if not candidates:
-        if passages:
-            first = sentences_by_passage[0][0] if sentences_by_passage[0] else passages[0]
-            return f"{' '.join(first.split())} [1]"
+        for number, sentences in enumerate(sentences_by_passage, start=1):
+            if sentences:
+                return f"{sentences[0]} [{number}]"
         return _NO_ANSWER
-    best = sorted(candidates, reverse=True)[:max_sentences]
-    best.sort(key=lambda c: (c[1], c[2]))
-    return " ".join(f"{sentence} [{number}]" for _, number, _, sentence in best)
+    candidates.sort(reverse=True)
+    best_score = candidates[0][0]
+    chosen = [c for c in candidates if c[0] >= _RELATIVE_SCORE_FLOOR * best_score][:max_sentences]
+    chosen.sort(key=lambda c: (c[2], c[3]))
+    return " ".join(f"{sentence} [{number}]" for _, _, number, _, sentence in chosen)
 
 
 class ExtractiveChat:

@@ -122,6 +122,8 @@ class QdrantEdgeStore:
         if shard is not None:
             shard.close()
         shutil.rmtree(self._shard_dir(name), ignore_errors=True)
+        # As on a Qdrant server, aliases of a dropped collection go with it.
+        self._write_aliases({a: c for a, c in self._aliases().items() if c != name})
 
     async def set_alias(self, alias: str, collection: str) -> None:
         self._write_aliases(self._aliases() | {alias: collection})

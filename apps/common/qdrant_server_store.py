@@ -130,10 +130,14 @@ class QdrantServerStore:
 
     async def delete_document(self, collection: str, document_id: UUID, *, keep_version: str | None) -> None:
         await self._require(collection)
-        keep = [models.FieldCondition(key="version", match=models.MatchValue(value=keep_version))]
+        keep: list[models.Condition] | None = (
+            [models.FieldCondition(key="version", match=models.MatchValue(value=keep_version))]
+            if keep_version is not None
+            else None
+        )
         selector = models.Filter(
             must=[models.FieldCondition(key="document_id", match=models.MatchValue(value=str(document_id)))],
-            must_not=keep if keep_version else None,
+            must_not=keep,
         )
         await self._client.delete(
             collection, points_selector=models.FilterSelector(filter=selector), wait=True

@@ -82,8 +82,9 @@ def _chunk_texts(
             section = text[:_SECTION_MAX_CHARS]
         tokens = len(enc.encode(text, disallowed_special=()))
         overflows = draft is not None and draft.tokens + joiner_tokens + tokens > policy.size
-        # A short draft is not left as a tiny chunk: it leads into the windows of what follows.
-        if draft is not None and overflows and draft.tokens >= min_tokens:
+        # A short draft is not left as a tiny chunk before an element too long for one: it leads
+        # into that element's windows. An element that fits a chunk is never cut.
+        if draft is not None and overflows and (draft.tokens >= min_tokens or tokens <= policy.size):
             tail = _tail(_JOINER.join(draft.parts), policy.overlap)
             same_section = draft.section == section
             yield from flush()
@@ -100,12 +101,20 @@ def _chunk_texts(
     yield from flush()
 
 
+def _char_offsets(text: str) -> tuple[list[int], list[int]]:
+    """The tokens of `text` and where each starts in it: text is cut between characters, never inside."""
+    enc = encoding()
+    tokens = enc.encode(text, disallowed_special=())
+    _, offsets = enc.decode_with_offsets(tokens)
+    return tokens, offsets
+
+
 def _tail(text: str, overlap: int) -> str:
     """The last `overlap` tokens of `text`, to repeat at the start of the next chunk."""
     if overlap == 0:
         return ""
-    enc = encoding()
-    return enc.decode(enc.encode(text, disallowed_special=())[-overlap:]).strip()
+    tokens, offsets = _char_offsets(text)
+    return text[offsets[-overlap] :].strip() if len(tokens) > overlap else text.strip()
 
 
 def _fit(
@@ -113,14 +122,15 @@ def _fit(
 ) -> Iterator[tuple[str, int, int | None, str | None]]:
     """`text` as one chunk if it fits, else as windows of `size` tokens overlapping by `overlap`."""
     enc = encoding()
-    tokens = enc.encode(text, disallowed_special=())
+    tokens, offsets = _char_offsets(text)
     if len(tokens) <= policy.size:
         yield text, len(tokens), page, section
         return
     step = policy.size - policy.overlap
     for start in range(0, len(tokens), step):
-        window = enc.decode(tokens[start : start + policy.size]).strip()
-        # Decoding a window can cut a multi-byte character in two: re-count what we emit.
+        end = start + policy.size
+        window = text[offsets[start] : offsets[end] if end < len(tokens) else len(text)].strip()
+        # A character split over two tokens is kept whole, which can add a token: re-count.
         count = len(enc.encode(window, disallowed_special=()))
         while count > policy.size:
             window = window[: int(len(window) * policy.size / count) - 1]
