@@ -16,17 +16,22 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class QueryRequest(_Request):
-    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="the user's question")
-    conversation_id: UUID | None = Field(
-        default=None, description="continue this conversation; omit to start one"
-    )
+class RetrievalOptions(BaseModel):
+    """Which chunks a question may be answered from."""
+
     top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K, description="chunks to retrieve (default 5)")
     document_ids: list[UUID] | None = Field(
         default=None, max_length=1000, description="search only these documents"
     )
-    uploaded_after: datetime | None = None
-    uploaded_before: datetime | None = None
+    uploaded_after: datetime | None = Field(default=None, description="only documents uploaded at or after")
+    uploaded_before: datetime | None = Field(default=None, description="only documents uploaded at or before")
+
+
+class QueryRequest(RetrievalOptions, _Request):
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="the user's question")
+    conversation_id: UUID | None = Field(
+        default=None, description="continue this conversation; omit to start one"
+    )
     stream: bool = Field(default=True, description="Server-Sent Events if true, else one JSON object")
 
 
@@ -151,3 +156,19 @@ class S3EventsAccepted(BaseModel):
         description="the workflow id of each object version, started or already running"
     )
     duplicates: int = Field(description="how many were versions whose workflow had already completed")
+
+
+class WorkflowStarted(BaseModel):
+    """A document operation that runs in the background: follow it with GET /v1/documents/{id}."""
+
+    workflow_id: str
+    status: Literal["indexing", "deleting"]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str] = Field(description="each dependency: `ok`, or why it failed")

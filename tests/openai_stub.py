@@ -1,4 +1,4 @@
-"""A small OpenAI-compatible server for the tests: embeddings and streamed chat completions,
+"""A small OpenAI-compatible server for the tests: embeddings and chat completions (streamed or not),
 with switches to make it fail, so the real `openai` SDK is exercised over real HTTP."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -21,87 +22,106 @@ from starlette.routing import Route
 from apps.devstack.process import free_port
 from apps.query_api.server import api_server
 
+# "ok"; "no_usage": no usage chunk even when asked for one; "error_event" and "disconnect": after
+# the first FAILS_AFTER deltas, an SSE error event, or the connection dropped.
+ChatMode = Literal["ok", "no_usage", "error_event", "disconnect"]
+CHAT_DELTAS = ("The stub model ", "answers from ", "the context", ".")
+CHAT_USAGE = {"prompt_tokens": 42, "completion_tokens": 9, "total_tokens": 51}
+FAILS_AFTER = 2
 
-def fake_embedding(text: str, dimensions: int) -> list[float]:
-    """Deterministic per text, so the same chunk always gets the same vector."""
+
+def fake_embedding(text: str, dimensions: int) -> npt.NDArray[np.float64]:
+    """Deterministic per text, so the same chunk always gets the same vector; deliberately not of
+    unit length, as clients must normalise."""
     seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-    vector = np.random.default_rng(seed).standard_normal(dimensions)
-    return [float(x) for x in vector / np.linalg.norm(vector)]
+    return np.random.default_rng(seed).standard_normal(dimensions) * 3.0
+
+
+@dataclass
+class Recorded:
+    path: str
+    body: dict[str, Any]
+    authorization: str | None
 
 
 @dataclass
 class OpenAIStub:
-    """State the tests read and flip: requests seen, and whether to fail."""
+    """State the tests read and flip: requests seen, and whether (and how) to fail."""
 
     dimensions: int = 1536
     embeddings_down: bool = False
-    chat_reply: str = "The stub model answers from the context."
-    fail_chat_after_tokens: int | None = None
-    embedding_requests: list[list[str]] = field(default_factory=list)
-    chat_requests: list[dict[str, Any]] = field(default_factory=list)
+    embedding_failures: int = 0  # the next requests to fail, before it answers again
+    chat_mode: ChatMode = "ok"
+    requests: list[Recorded] = field(default_factory=list)
     port: int = 0
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    @property
+    def chat_reply(self) -> str:
+        return "".join(CHAT_DELTAS)
+
+    @property
+    def embedding_requests(self) -> list[list[str]]:
+        """The inputs of each embeddings request."""
+        return [_inputs(r.body) for r in self.requests if r.path == "/v1/embeddings"]
+
+    @property
+    def chat_requests(self) -> list[dict[str, Any]]:
+        return [r.body for r in self.requests if r.path == "/v1/chat/completions"]
+
+    async def _record(self, request: Request) -> dict[str, Any]:
+        body: dict[str, Any] = await request.json()
+        self.requests.append(Recorded(request.url.path, body, request.headers.get("authorization")))
+        return body
+
     async def embeddings(self, request: Request) -> Response:
-        body = await request.json()
-        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        self.embedding_requests.append(inputs)
-        if self.embeddings_down:
-            return JSONResponse({"error": {"message": "overloaded", "type": "server_error"}}, status_code=503)
+        body = await self._record(request)
+        if self.embeddings_down or self.embedding_failures > 0:
+            self.embedding_failures = max(0, self.embedding_failures - 1)
+            error = {"error": {"message": "upstream overloaded", "type": "server_error", "code": None}}
+            # A short Retry-After keeps the SDK's backoff (0.5 s, doubling) out of the test's time.
+            return JSONResponse(error, status_code=503, headers={"retry-after-ms": "10"})
+        inputs = _inputs(body)
         data = [
-            {"object": "embedding", "index": i, "embedding": fake_embedding(text, self.dimensions)}
+            {"object": "embedding", "index": i, "embedding": fake_embedding(text, self.dimensions).tolist()}
             for i, text in enumerate(inputs)
         ]
+        data.reverse()  # the API does not promise order: clients sort by `index`
         usage = {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}
         return JSONResponse({"object": "list", "data": data, "model": body["model"], "usage": usage})
 
     async def chat(self, request: Request) -> Response:
-        body = await request.json()
-        self.chat_requests.append(body)
-        words = [w + " " for w in self.chat_reply.split()]
-        if not body.get("stream"):
-            message = {"role": "assistant", "content": "".join(words).strip()}
-            return JSONResponse(
-                {
-                    "id": "chatcmpl-stub",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": body["model"],
-                    "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                    "usage": {
-                        "prompt_tokens": 10,
-                        "completion_tokens": len(words),
-                        "total_tokens": 10 + len(words),
-                    },
-                }
-            )
-        return StreamingResponse(self._chunks(body, words), media_type="text/event-stream")
+        body = await self._record(request)
+        if body.get("stream"):
+            return StreamingResponse(self._events(body), media_type="text/event-stream")
+        message = {"role": "assistant", "content": self.chat_reply}
+        choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+        completion = _completion(body, "chat.completion", choices=[choice], usage=CHAT_USAGE)
+        return JSONResponse(completion)
 
-    async def _chunks(self, body: dict[str, Any], words: list[str]) -> AsyncIterator[bytes]:
-        def chunk(delta: dict[str, Any], finish: str | None = None, usage: Any = None) -> bytes:
-            payload = {
-                "id": "chatcmpl-stub",
-                "object": "chat.completion.chunk",
-                "created": int(time.time()),
-                "model": body["model"],
-                "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}],
-                "usage": usage,
-            }
-            return f"data: {json.dumps(payload)}\n\n".encode()
+    async def _events(self, body: dict[str, Any]) -> AsyncIterator[bytes]:
+        mode = self.chat_mode
+
+        def chunk(delta: dict[str, str], finish_reason: str | None = None) -> bytes:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
+            return _sse(_completion(body, "chat.completion.chunk", choices=[choice]))
 
         yield chunk({"role": "assistant", "content": ""})
-        for number, word in enumerate(words):
-            if self.fail_chat_after_tokens is not None and number == self.fail_chat_after_tokens:
-                raise RuntimeError("the stub model broke mid-stream")
-            yield chunk({"content": word})
+        for number, delta in enumerate(CHAT_DELTAS):
+            if number == FAILS_AFTER and mode == "error_event":
+                yield _sse({"error": {"message": "the model is overloaded", "type": "server_error"}})
+                return
+            if number == FAILS_AFTER and mode == "disconnect":
+                raise RuntimeError("the stub drops the connection mid-stream")
+            yield chunk({"content": delta})
             await asyncio.sleep(0)
-        yield chunk({}, finish="stop")
-        if body.get("stream_options", {}).get("include_usage"):
-            yield chunk({}, usage={"prompt_tokens": 10, "completion_tokens": len(words), "total_tokens": 10})
-        yield b"data: [DONE]\n\n"
+        yield chunk({}, finish_reason="stop")
+        if (body.get("stream_options") or {}).get("include_usage") and mode != "no_usage":
+            yield _sse(_completion(body, "chat.completion.chunk", choices=[], usage=CHAT_USAGE))
+        yield _sse("[DONE]")
 
     def app(self) -> Starlette:
         return Starlette(
@@ -110,6 +130,19 @@ class OpenAIStub:
                 Route("/v1/chat/completions", self.chat, methods=["POST"]),
             ]
         )
+
+
+def _inputs(body: dict[str, Any]) -> list[str]:
+    return body["input"] if isinstance(body["input"], list) else [body["input"]]
+
+
+def _completion(body: dict[str, Any], kind: str, **fields: Any) -> dict[str, Any]:
+    head = {"id": "chatcmpl-stub", "object": kind, "created": int(time.time()), "model": body["model"]}
+    return head | fields
+
+
+def _sse(data: dict[str, Any] | str) -> bytes:
+    return f"data: {data if isinstance(data, str) else json.dumps(data)}\n\n".encode()
 
 
 @contextlib.asynccontextmanager

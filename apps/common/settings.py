@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_token: SecretStr | None = None
+    api_jwt_key: SecretStr | None = None
+    api_jwt_issuer: str | None = None
+    api_jwt_audience: str | None = None
+    api_jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256", "RS256", "ES256"])
+    api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     query_top_k: int = Field(default=5, ge=1)
     history_token_budget: int = Field(default=1500, ge=0)
 

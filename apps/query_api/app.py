@@ -1,10 +1,15 @@
-"""The Starlette application: routes, error handlers, and the resources the routes use."""
+"""The Starlette application: the route table (which is also the OpenAPI description), the
+middleware (metrics, authentication), the error handlers, and the resources routes use."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from apps.common.database import Pool
@@ -13,10 +18,186 @@ from apps.common.llm import ChatModel
 from apps.common.settings import Settings
 from apps.common.temporal import LazyTemporal
 from apps.common.vector_store import VectorStore
-from apps.query_api import conversation_routes, document_routes, health_routes, query_routes, s3_event_routes
+from apps.query_api import (
+    conversation_routes,
+    document_routes,
+    health_routes,
+    metrics,
+    openai_routes,
+    query_routes,
+    s3_event_routes,
+)
+from apps.query_api.auth import Authenticator, AuthMiddleware
 from apps.query_api.conversation_store import ConversationStore
 from apps.query_api.errors import EXCEPTION_HANDLERS
+from apps.query_api.metrics import MetricsMiddleware
+from apps.query_api.openapi import Endpoint, QueryParameter, openapi_document
 from apps.query_api.rag import RagEngine
+from schemas import api
+from schemas import openai_api as oai
+from schemas.s3_events import S3EventNotification
+
+API_VERSION = "1.0.0"
+_PAGE = (
+    QueryParameter("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size"),
+    QueryParameter("offset", {"type": "integer", "minimum": 0}, "items to skip"),
+)
+_STATUS = QueryParameter(
+    "status",
+    {"type": "string", "enum": ["pending", "indexing", "complete", "failed", "deleted"]},
+    "only this status",
+)
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(request.app.state.openapi)
+
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint(
+        "POST",
+        "/v1/query",
+        query_routes.query,
+        "Answer a question, as Server-Sent Events or one JSON object",
+        "query",
+        request=api.QueryRequest,
+        responses={200: api.QueryResponse},
+        streams=True,
+        errors=(400, 404, 413, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/conversations",
+        conversation_routes.list_conversations,
+        "List conversations, newest first",
+        "conversations",
+        responses={200: api.ConversationPage},
+        query=_PAGE,
+        errors=(422,),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/conversations",
+        conversation_routes.create_conversation,
+        "Start a conversation",
+        "conversations",
+        request=api.ConversationCreate,
+        responses={201: api.Conversation},
+        errors=(400, 413, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/conversations/{id}",
+        conversation_routes.get_conversation,
+        "A conversation with its messages",
+        "conversations",
+        responses={200: api.ConversationWithMessages},
+        errors=(404, 422),
+    ),
+    Endpoint(
+        "DELETE",
+        "/v1/conversations/{id}",
+        conversation_routes.delete_conversation,
+        "Delete a conversation",
+        "conversations",
+        responses={204: None},
+        errors=(404, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/documents",
+        document_routes.list_documents,
+        "List documents, newest first",
+        "documents",
+        responses={200: api.DocumentPage},
+        query=(_STATUS, *_PAGE),
+        errors=(422,),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/documents/{id}",
+        document_routes.get_document,
+        "A document and its indexing status",
+        "documents",
+        responses={200: api.Document},
+        errors=(404, 422),
+    ),
+    Endpoint(
+        "DELETE",
+        "/v1/documents/{id}",
+        document_routes.delete_document,
+        "Delete a document: its S3 object, then its chunks",
+        "documents",
+        responses={202: api.WorkflowStarted},
+        errors=(404, 422),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/documents/{id}/reprocess",
+        document_routes.reprocess_document,
+        "Index a document again (after it failed)",
+        "documents",
+        responses={202: api.WorkflowStarted},
+        errors=(404, 409, 422),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/s3/events",
+        s3_event_routes.receive_s3_events,
+        "Receive S3 event notifications (webhook)",
+        "ingestion",
+        request=S3EventNotification,
+        responses={202: api.S3EventsAccepted},
+        errors=(400, 413, 422),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/chat/completions",
+        openai_routes.chat_completions,
+        "OpenAI-compatible chat completion (sources in the extra field `sources`)",
+        "openai",
+        request=oai.ChatCompletionRequest,
+        responses={200: oai.ChatCompletion},
+        streams=True,
+        errors=(400, 413, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/models",
+        openai_routes.list_models,
+        "OpenAI-compatible model list",
+        "openai",
+        responses={200: oai.ModelList},
+    ),
+    Endpoint(
+        "GET",
+        "/healthz",
+        health_routes.healthz,
+        "The process is up",
+        "health",
+        responses={200: api.Health},
+        public=True,
+    ),
+    Endpoint(
+        "GET",
+        "/readyz",
+        health_routes.readyz,
+        "Postgres, the vector store and Kafka answer",
+        "health",
+        responses={200: api.Readiness, 503: api.Readiness},
+        public=True,
+    ),
+    Endpoint(
+        "GET",
+        "/metrics",
+        metrics.metrics,
+        "Prometheus metrics",
+        "health",
+        responses={200: None},
+        media_type="text/plain",
+    ),
+    Endpoint("GET", "/openapi.json", openapi_json, "This description", "health", responses={200: None}),
+]
 
 
 @dataclass
@@ -29,30 +210,34 @@ class ApiResources:
     temporal: LazyTemporal
 
 
-ROUTES = [
-    Route("/v1/query", query_routes.query, methods=["POST"]),
-    Route("/v1/conversations", conversation_routes.list_conversations, methods=["GET"]),
-    Route("/v1/conversations", conversation_routes.create_conversation, methods=["POST"]),
-    Route("/v1/conversations/{id}", conversation_routes.get_conversation, methods=["GET"]),
-    Route("/v1/conversations/{id}", conversation_routes.delete_conversation, methods=["DELETE"]),
-    Route("/v1/documents", document_routes.list_documents, methods=["GET"]),
-    Route("/v1/documents/{id}", document_routes.get_document, methods=["GET"]),
-    Route("/v1/documents/{id}", document_routes.delete_document, methods=["DELETE"]),
-    Route("/v1/documents/{id}/reprocess", document_routes.reprocess_document, methods=["POST"]),
-    Route("/v1/s3/events", s3_event_routes.receive_s3_events, methods=["POST"]),
-    Route("/healthz", health_routes.healthz, methods=["GET"]),
-    Route("/readyz", health_routes.readyz, methods=["GET"]),
-]
+def describe_api() -> dict[str, Any]:
+    return openapi_document(
+        ENDPOINTS,
+        title="ragstream query API",
+        version=API_VERSION,
+        description="Questions over ingested documents, answered with sources; conversations; documents.",
+    )
 
 
 def create_app(resources: ApiResources) -> Starlette:
-    app = Starlette(routes=ROUTES, exception_handlers=EXCEPTION_HANDLERS)
+    routes = [Route(e.path, e.handler, methods=[e.method]) for e in ENDPOINTS]
+    authenticator = Authenticator(resources.settings)
+    public = [e.path for e in ENDPOINTS if e.public]
+    app = Starlette(
+        routes=routes,
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[
+            Middleware(MetricsMiddleware),
+            Middleware(AuthMiddleware, authenticator=authenticator, public_paths=public),
+        ],
+    )
     conversations = ConversationStore(resources.pool)
     app.state.settings = resources.settings
     app.state.pool = resources.pool
     app.state.store = resources.store
     app.state.temporal = resources.temporal
     app.state.conversations = conversations
+    app.state.openapi = describe_api()
     app.state.engine = RagEngine(
         resources.settings,
         store=resources.store,

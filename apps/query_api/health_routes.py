@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from aiokafka.admin import AIOKafkaAdminClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from schemas.api import Health, Readiness
 
 log = logging.getLogger(__name__)
 _CHECK_TIMEOUT = 3.0
 
 
 async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    return JSONResponse(Health(status="ok").model_dump())
 
 
 async def _postgres(request: Request) -> None:
@@ -25,8 +28,19 @@ async def _vector_store(request: Request) -> None:
     await request.app.state.store.resolve(request.app.state.settings.qdrant_collection)
 
 
+async def _kafka(request: Request) -> None:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=request.app.state.settings.kafka_bootstrap_servers, request_timeout_ms=2000
+    )
+    await admin.start()
+    try:
+        await admin.describe_cluster()
+    finally:
+        await admin.close()
+
+
 async def readyz(request: Request) -> Response:
-    checks = {"postgres": _postgres, "vector_store": _vector_store}
+    checks = {"postgres": _postgres, "vector_store": _vector_store, "kafka": _kafka}
     results: dict[str, str] = {}
     for name, check in checks.items():
         try:
@@ -36,6 +50,5 @@ async def readyz(request: Request) -> Response:
             log.warning("readiness check %s failed: %s", name, exc)
             results[name] = f"failed: {type(exc).__name__}"
     ready = all(v == "ok" for v in results.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "not_ready", "checks": results}, status_code=200 if ready else 503
-    )
+    body = Readiness(status="ready" if ready else "not_ready", checks=results)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

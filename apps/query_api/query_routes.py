@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from apps.common.llm import ChatChunk
+from apps.query_api.metrics import ANSWER_ERRORS, observe_answer
 from apps.query_api.rag import RagEngine, Retrieval, Turnstart
 from apps.query_api.requests import read_model
 from apps.query_api.sse import (
@@ -44,18 +45,19 @@ async def query(request: Request) -> Response:
 
 
 async def _answer_json(engine: RagEngine, body: QueryRequest, turn: Turnstart) -> Response:
-    retrieval = await engine.retrieve(body)
+    retrieval = await engine.retrieve(body.query, body)
     llm_started = time.perf_counter()
     parts: list[str] = []
     usage = Usage(prompt_tokens=0, completion_tokens=0)
     first_token_at: float | None = None
-    async for chunk in engine.chat.stream(engine.chat_request(body, turn, retrieval)):
+    async for chunk in engine.chat.stream(engine.chat_request(body.query, turn.history, retrieval)):
         if chunk.delta:
             first_token_at = first_token_at or time.perf_counter()
             parts.append(chunk.delta)
         if chunk.usage:
             usage = _usage(chunk)
     timings = engine.timings(turn, retrieval, llm_started, first_token_at)
+    observe_answer(timings)
     answer = "".join(parts)
     message_id = await engine.finish(turn, answer, retrieval, usage=usage, timings=timings)
     response = QueryResponse(
@@ -76,12 +78,12 @@ async def _answer_events(
     parts: list[str] = []
     retrieval: Retrieval | None = None
     try:
-        retrieval = await engine.retrieve(body)
+        retrieval = await engine.retrieve(body.query, body)
         yield sources_event(retrieval.sources)
         llm_started = time.perf_counter()
         first_token_at: float | None = None
         usage = Usage(prompt_tokens=0, completion_tokens=0)
-        async for chunk in engine.chat.stream(engine.chat_request(body, turn, retrieval)):
+        async for chunk in engine.chat.stream(engine.chat_request(body.query, turn.history, retrieval)):
             if chunk.delta:
                 first_token_at = first_token_at or time.perf_counter()
                 parts.append(chunk.delta)
@@ -89,6 +91,7 @@ async def _answer_events(
             if chunk.usage:
                 usage = _usage(chunk)
         timings = engine.timings(turn, retrieval, llm_started, first_token_at)
+        observe_answer(timings)
         message_id = await engine.finish(turn, "".join(parts), retrieval, usage=usage, timings=timings)
         done = DoneEvent(
             conversation_id=turn.conversation_id,
@@ -106,6 +109,7 @@ async def _answer_events(
     except Exception as exc:
         log.exception("answering in conversation %s failed", turn.conversation_id)
         stage = "retrieval" if retrieval is None else "llm"
+        ANSWER_ERRORS.labels(f"{stage}_error").inc()
         yield error_event(f"{stage}_error", f"the answer failed during {stage}: {type(exc).__name__}: {exc}")
 
 

@@ -19,7 +19,7 @@ from apps.common.vector_store import CollectionNotFound, SearchFilter, VectorSto
 from apps.query_api.conversation_store import ConversationStore
 from apps.query_api.errors import ApiError
 from apps.query_api.prompt import ContextChunk, Turn, build_prompt, recent_history
-from schemas.api import QueryRequest, Source, Timings, Usage
+from schemas.api import QueryRequest, RetrievalOptions, Source, Timings, Usage
 
 _TITLE_CHARS = 80
 
@@ -66,30 +66,29 @@ class RagEngine:
             if await self.conversations.get(request.conversation_id) is None:
                 raise ApiError(404, "conversation_not_found", f"no conversation {request.conversation_id}")
             conversation_id = request.conversation_id
-            history = recent_history(
-                await self.conversations.recent_turns(conversation_id), self.settings.history_token_budget
-            )
+            history = await self.conversations.recent_turns(conversation_id)
         else:
             conversation_id = (await self.conversations.create(request.query[:_TITLE_CHARS])).id
             history = []
         user_message_id = await self.conversations.add_message(conversation_id, "user", request.query)
         return Turnstart(conversation_id, user_message_id, history, started)
 
-    async def retrieve(self, request: QueryRequest) -> Retrieval:
+    async def retrieve(self, query: str, options: RetrievalOptions) -> Retrieval:
+        """The chunks that best match `query`, within the options' filters."""
         t0 = time.perf_counter()
-        vector = (await self.embedder.embed([request.query]))[0]
+        vector = (await self.embedder.embed([query]))[0]
         embed_ms = _ms(t0)
         t1 = time.perf_counter()
         where = SearchFilter(
-            document_ids=request.document_ids,
-            uploaded_after=request.uploaded_after,
-            uploaded_before=request.uploaded_before,
+            document_ids=options.document_ids,
+            uploaded_after=options.uploaded_after,
+            uploaded_before=options.uploaded_before,
         )
         try:
             hits = await self.store.search(
                 self.settings.qdrant_collection,
                 vector,
-                limit=request.top_k or self.settings.query_top_k,
+                limit=options.top_k or self.settings.query_top_k,
                 where=where,
             )
         except CollectionNotFound:
@@ -108,11 +107,12 @@ class RagEngine:
         ]
         return Retrieval(sources, embed_ms, _ms(t1))
 
-    def chat_request(self, request: QueryRequest, turn: Turnstart, retrieval: Retrieval) -> ChatRequest:
+    def chat_request(self, query: str, history: list[Turn], retrieval: Retrieval) -> ChatRequest:
+        """What the chat model is asked: DESIGN.md's prompt, and the passages for extractive answers."""
         chunks = [ContextChunk(s.filename, s.text, s.page, s.section) for s in retrieval.sources]
         return ChatRequest(
-            prompt=build_prompt(request.query, chunks, turn.history),
-            query=request.query,
+            prompt=build_prompt(query, chunks, recent_history(history, self.settings.history_token_budget)),
+            query=query,
             passages=[s.text for s in retrieval.sources],
         )
 

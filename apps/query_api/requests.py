@@ -13,10 +13,9 @@ from apps.query_api.errors import ApiError, describe_validation_error
 
 M = TypeVar("M", bound=BaseModel)
 
-MAX_BODY_BYTES = 1024 * 1024
 
-
-async def read_json(request: Request, *, max_bytes: int = MAX_BODY_BYTES) -> Any:
+async def read_json(request: Request) -> Any:
+    max_bytes: int = request.app.state.settings.api_max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise ApiError(413, "payload_too_large", f"the body is over {max_bytes} bytes")

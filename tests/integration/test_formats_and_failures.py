@@ -29,7 +29,7 @@ FORMATS: dict[str, bytes] = {
         "Coral reefs", ["Coral reefs are built by colonies of tiny animals called polyps."]
     ),
     "formats/tides.docx": documents.docx(
-        "Tides", {"Causes": "Ocean tides are caused mainly by the gravitational pull of the Moon."}
+        {"Tides": "", "Causes": "Ocean tides are caused mainly by the gravitational pull of the Moon."}
     ),
     "formats/deserts.pdf": documents.pdf(
         [

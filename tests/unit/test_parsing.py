@@ -1,0 +1,72 @@
+"""Unit tests of `apps.stream_processors.parsing.parse_and_chunk`, called in-process (no worker pool)."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.common.tokenizer import count_tokens
+from apps.stream_processors.chunking import ChunkingPolicy
+from apps.stream_processors.parsing import parse_and_chunk
+from apps.stream_processors.partitioning import configure_offline
+from apps.stream_processors.stage import DocumentError
+from tests import documents
+from tests.documents import DOCX, PAGE_TEXTS, PDF
+
+
+@pytest.fixture(scope="module", autouse=True)
+def offline_parser() -> None:
+    configure_offline()
+
+
+def test_pdf_chunks_carry_their_page_numbers() -> None:
+    policy = ChunkingPolicy(size=32, overlap=4)
+    chunks = parse_and_chunk(documents.pdf(), "penguins.pdf", PDF, policy)
+
+    assert [c.index for c in chunks] == list(range(len(chunks)))
+    assert {c.page for c in chunks} == {1, 2}
+    assert [c.page for c in chunks] == sorted(c.page or 0 for c in chunks)
+    for chunk in chunks:
+        assert chunk.token_count == count_tokens(chunk.text) <= policy.size
+    first_words = {page: lines[0].split()[0] for page, lines in enumerate(PAGE_TEXTS, start=1)}
+    assert first_words[1] in next(c.text for c in chunks if c.page == 1)
+    assert first_words[2] in next(c.text for c in chunks if c.page == 2)
+
+
+def test_pdf_text_is_all_in_the_chunks() -> None:
+    chunks = parse_and_chunk(documents.pdf(), "penguins.pdf", PDF, ChunkingPolicy(size=512, overlap=50))
+    assert chunks[0].page == 1
+    assert {c.page for c in chunks} <= {1, 2}
+    for lines in PAGE_TEXTS:
+        for line in lines:
+            assert any(line in c.text for c in chunks), line
+
+
+def test_docx_chunks_carry_their_sections() -> None:
+    chunks = parse_and_chunk(documents.docx(), "penguins.docx", DOCX, ChunkingPolicy(size=20, overlap=0))
+    assert [c.section for c in chunks] == ["Emperor penguins", "Incubation"]
+    assert chunks[1].text.startswith("Incubation\n\nThe male incubates")
+
+
+def test_text_document() -> None:
+    text = "The male emperor penguin incubates the egg on his feet for two months, while the female feeds."
+    [chunk] = parse_and_chunk(
+        text.encode(), "penguins.txt", "text/plain", ChunkingPolicy(size=200, overlap=30)
+    )
+    assert chunk.text == text
+    assert chunk.index == 0
+    assert chunk.page is None
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "content_type", "message"),
+    [
+        (b"%PDF-1.4 garbage", "broken.pdf", PDF, "no text could be extracted"),
+        (b"", "empty.txt", "text/plain", "holds no text"),
+        (b"not a zip", "broken.docx", DOCX, "not a valid Word document"),
+    ],
+)
+def test_unparseable_documents_are_document_errors(
+    data: bytes, filename: str, content_type: str, message: str
+) -> None:
+    with pytest.raises(DocumentError, match=message):
+        parse_and_chunk(data, filename, content_type, ChunkingPolicy(size=200, overlap=30))

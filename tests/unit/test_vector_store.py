@@ -1,0 +1,346 @@
+"""The vector-store port, one suite run against both adapters: Qdrant Edge in-process
+(`QdrantEdgeStore`) and qdrant-client's local mode standing in for a Qdrant server
+(`QdrantServerStore`). Results are checked against a brute-force cosine ranking, and the
+two adapters against each other."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from uuid import UUID, uuid5
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from apps.common.qdrant_edge_store import QdrantEdgeStore
+from apps.common.qdrant_server_store import QdrantServerStore
+from apps.common.vector_store import (
+    ChunkPoint,
+    CollectionNotFound,
+    SearchFilter,
+    VectorStore,
+    ensure_live_collection,
+)
+from schemas.points import ChunkPayload, point_id
+
+pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect in the local Qdrant")
+
+DIMENSIONS = 16
+NAMESPACE = UUID("0b7c56a4-7f0e-4a35-9d0e-1f4a39c5d3a1")
+DOCUMENTS = [uuid5(NAMESPACE, f"doc{i}") for i in range(6)]
+CHUNKS_PER_DOCUMENT = 4
+
+
+def _day(n: int) -> datetime:
+    """The upload time of document n: noon UTC on the (n+1)th of January."""
+    return datetime(2026, 1, 1 + n, 12, tzinfo=UTC)
+
+
+def _unit(rng: np.random.Generator) -> npt.NDArray[np.float32]:
+    vector = rng.standard_normal(DIMENSIONS).astype(np.float32)
+    normalised: npt.NDArray[np.float32] = vector / np.linalg.norm(vector)
+    return normalised
+
+
+def _corpus(seed: int = 7, version: str = "v1") -> list[ChunkPoint]:
+    rng = np.random.default_rng(seed)
+    return [
+        ChunkPoint(
+            id=point_id(document_id, version, index),
+            vector=_unit(rng),
+            payload=ChunkPayload(
+                document_id=document_id,
+                version=version,
+                chunk_index=index,
+                content=f"chunk {index} of document {n}, {version}",
+                filename=f"doc{n}.txt",
+                upload_timestamp=_day(n),
+                page=index + 1 if n % 2 else None,
+                section="intro" if index == 0 else None,
+            ),
+        )
+        for n, document_id in enumerate(DOCUMENTS)
+        for index in range(CHUNKS_PER_DOCUMENT)
+    ]
+
+
+CORPUS = _corpus()
+QUERIES = [_unit(rng) for rng in [np.random.default_rng(100 + i) for i in range(4)]]
+PLUS_TWO = timezone(timedelta(hours=2))
+FILTERS: dict[str, SearchFilter] = {
+    "none": SearchFilter(),
+    "document_ids": SearchFilter(document_ids=[DOCUMENTS[1], DOCUMENTS[3]]),
+    "no_document_ids": SearchFilter(document_ids=[]),
+    # Bounds are inclusive: the document uploaded at the bound is in.
+    "uploaded_after": SearchFilter(uploaded_after=_day(3)),
+    "uploaded_before": SearchFilter(uploaded_before=_day(2)),
+    "window": SearchFilter(uploaded_after=_day(1), uploaded_before=_day(4)),
+    "window_in_another_zone": SearchFilter(
+        uploaded_after=_day(1).astimezone(PLUS_TWO), uploaded_before=_day(4).astimezone(PLUS_TWO)
+    ),
+    "document_ids_and_window": SearchFilter(
+        document_ids=[DOCUMENTS[0], DOCUMENTS[2], DOCUMENTS[5]], uploaded_after=_day(2)
+    ),
+}
+
+
+def _matches(point: ChunkPoint, where: SearchFilter) -> bool:
+    payload = point.payload
+    if where.document_ids is not None and payload.document_id not in where.document_ids:
+        return False
+    if where.uploaded_after is not None and payload.upload_timestamp < where.uploaded_after:
+        return False
+    return where.uploaded_before is None or payload.upload_timestamp <= where.uploaded_before
+
+
+def _expected(
+    points: list[ChunkPoint], query: npt.NDArray[np.float32], where: SearchFilter, limit: int
+) -> list[UUID]:
+    """Brute-force cosine ranking (the vectors are unit length)."""
+    candidates = [p for p in points if _matches(p, where)]
+    scores = [float(np.dot(p.vector, query)) for p in candidates]
+    ranked = sorted(zip(scores, candidates, strict=True), key=lambda pair: -pair[0])
+    return [p.id for _, p in ranked[:limit]]
+
+
+StoreFactory = Callable[[Path], VectorStore]
+
+
+def _edge(directory: Path) -> VectorStore:
+    return QdrantEdgeStore(directory / "qdrant")
+
+
+def _server(directory: Path) -> VectorStore:
+    return QdrantServerStore.connect(":memory:")
+
+
+ADAPTERS: dict[str, StoreFactory] = {"edge": _edge, "server": _server}
+
+
+@pytest.fixture(params=list(ADAPTERS))
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[VectorStore]:
+    opened = ADAPTERS[request.param](tmp_path)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def _loaded(store: VectorStore, collection: str = "chunks") -> str:
+    await store.ensure_collection(collection, DIMENSIONS)
+    await store.upsert(collection, CORPUS)
+    return collection
+
+
+async def test_ensure_collection_is_idempotent(store: VectorStore) -> None:
+    assert not await store.collection_exists("chunks")
+    await _loaded(store)
+
+    await store.ensure_collection("chunks", DIMENSIONS)
+
+    assert await store.collection_exists("chunks")
+    assert await store.count("chunks") == len(CORPUS)
+
+
+async def test_ensure_live_collection_creates_generation_one_behind_the_alias(store: VectorStore) -> None:
+    assert await store.resolve("documents") == "documents"
+
+    target = await ensure_live_collection(store, "documents", DIMENSIONS)
+
+    assert target == "documents_g1"
+    assert await store.resolve("documents") == "documents_g1"
+    assert await store.collection_exists("documents")
+    assert await store.collection_exists("documents_g1")
+    assert await ensure_live_collection(store, "documents", DIMENSIONS) == "documents_g1"
+    assert not await store.collection_exists("documents_g2")
+
+
+async def test_set_alias_switches_what_the_alias_reads(store: VectorStore) -> None:
+    old, new = CORPUS[:4], _corpus(seed=8, version="v2")[:2]
+    for collection, points in (("documents_g1", old), ("documents_g2", new)):
+        await store.ensure_collection(collection, DIMENSIONS)
+        await store.upsert(collection, points)
+    await store.set_alias("documents", "documents_g1")
+    assert await store.count("documents") == 4
+
+    await store.set_alias("documents", "documents_g2")
+
+    assert await store.resolve("documents") == "documents_g2"
+    assert await store.count("documents") == 2
+    hits = await store.search("documents", new[0].vector, limit=10, where=SearchFilter())
+    assert {h.payload.version for h in hits} == {"v2"}
+    # The old generation stays until it is dropped.
+    assert await store.count("documents_g1") == 4
+    assert await store.resolve("documents_g1") == "documents_g1"
+
+
+async def test_resolve_of_a_plain_or_unknown_name_is_the_name(store: VectorStore) -> None:
+    await store.ensure_collection("chunks", DIMENSIONS)
+
+    assert await store.resolve("chunks") == "chunks"
+    assert await store.resolve("missing") == "missing"
+
+
+@pytest.mark.parametrize("filter_name", list(FILTERS))
+async def test_search_ranks_by_cosine_within_the_filter(store: VectorStore, filter_name: str) -> None:
+    collection = await _loaded(store)
+    where = FILTERS[filter_name]
+
+    for query in QUERIES:
+        hits = await store.search(collection, query, limit=5, where=where)
+
+        assert [h.id for h in hits] == _expected(CORPUS, query, where, 5)
+        scores = [h.score for h in hits]
+        assert scores == sorted(scores, reverse=True)
+        for hit in hits:
+            assert hit.score == pytest.approx(float(np.dot(_by_id(hit.id).vector, query)), abs=1e-4)
+
+
+async def test_search_returns_the_payload_as_written(store: VectorStore) -> None:
+    collection = await _loaded(store)
+
+    for point in CORPUS[:6]:
+        [hit] = await store.search(
+            collection, point.vector, limit=1, where=SearchFilter(document_ids=[point.payload.document_id])
+        )
+        assert hit.id == point.id
+        assert hit.payload == point.payload
+        assert hit.score == pytest.approx(1.0, abs=1e-5)
+
+
+async def test_upserting_the_same_ids_again_overwrites(store: VectorStore) -> None:
+    collection = await _loaded(store)
+    rewritten = [
+        ChunkPoint(p.id, p.vector, p.payload.model_copy(update={"content": "rewritten"})) for p in CORPUS[:3]
+    ]
+
+    await store.upsert(collection, rewritten)
+
+    assert await store.count(collection) == len(CORPUS)
+    [hit] = await store.search(collection, CORPUS[0].vector, limit=1, where=SearchFilter())
+    assert hit.payload.content == "rewritten"
+
+
+async def test_count_overall_and_per_document(store: VectorStore) -> None:
+    collection = await _loaded(store)
+
+    assert await store.count(collection) == len(CORPUS)
+    for document_id in DOCUMENTS:
+        assert await store.count(collection, document_id=document_id) == CHUNKS_PER_DOCUMENT
+    assert await store.count(collection, document_id=uuid5(NAMESPACE, "unknown")) == 0
+
+
+async def test_delete_document_removes_all_its_points(store: VectorStore) -> None:
+    collection = await _loaded(store)
+
+    await store.delete_document(collection, DOCUMENTS[2], keep_version=None)
+
+    assert await store.count(collection, document_id=DOCUMENTS[2]) == 0
+    assert await store.count(collection) == len(CORPUS) - CHUNKS_PER_DOCUMENT
+    hits = await store.search(collection, QUERIES[0], limit=len(CORPUS), where=SearchFilter())
+    assert DOCUMENTS[2] not in {h.payload.document_id for h in hits}
+
+
+async def test_delete_document_can_keep_one_version(store: VectorStore) -> None:
+    collection = await _loaded(store)
+    document_id = DOCUMENTS[1]
+    newer = [p for p in _corpus(seed=9, version="v2") if p.payload.document_id == document_id][:2]
+    await store.upsert(collection, newer)
+    assert await store.count(collection, document_id=document_id) == CHUNKS_PER_DOCUMENT + 2
+
+    await store.delete_document(collection, document_id, keep_version="v2")
+
+    assert await store.count(collection, document_id=document_id) == 2
+    hits = await store.search(
+        collection, QUERIES[1], limit=10, where=SearchFilter(document_ids=[document_id])
+    )
+    assert sorted(h.id for h in hits) == sorted(p.id for p in newer)
+    # Other documents are untouched, whatever their version.
+    assert await store.count(collection) == len(CORPUS) - CHUNKS_PER_DOCUMENT + 2
+
+
+async def test_a_missing_collection_raises_collection_not_found(store: VectorStore) -> None:
+    with pytest.raises(CollectionNotFound):
+        await store.search("missing", QUERIES[0], limit=5, where=SearchFilter())
+    with pytest.raises(CollectionNotFound):
+        await store.count("missing")
+    with pytest.raises(CollectionNotFound):
+        await store.upsert("missing", CORPUS[:1])
+    with pytest.raises(CollectionNotFound):
+        await store.delete_document("missing", DOCUMENTS[0], keep_version=None)
+    assert not await store.collection_exists("missing")
+
+
+async def test_drop_collection(store: VectorStore) -> None:
+    collection = await _loaded(store)
+    await _loaded(store, "other")
+
+    await store.drop_collection(collection)
+
+    assert not await store.collection_exists(collection)
+    with pytest.raises(CollectionNotFound):
+        await store.search(collection, QUERIES[0], limit=5, where=SearchFilter())
+    with pytest.raises(CollectionNotFound):
+        await store.count(collection)
+    assert await store.count("other") == len(CORPUS)
+    # A collection of the same name starts empty.
+    await store.ensure_collection(collection, DIMENSIONS)
+    assert await store.count(collection) == 0
+
+
+async def test_dropping_the_live_collection_removes_its_alias(store: VectorStore) -> None:
+    """As a Qdrant server does: no alias is left pointing at a collection that is gone, so
+    `ensure_live_collection` starts the alias over instead of returning a missing collection."""
+    await ensure_live_collection(store, "documents", DIMENSIONS)
+
+    await store.drop_collection("documents_g1")
+
+    assert await store.resolve("documents") == "documents"
+    assert not await store.collection_exists("documents")
+    target = await ensure_live_collection(store, "documents", DIMENSIONS)
+    await store.upsert(target, CORPUS[:1])
+    assert await store.count("documents") == 1
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: UUID
+    score: float
+    payload: ChunkPayload
+
+
+async def _answers(store: VectorStore) -> dict[tuple[str, int], list[Hit]]:
+    collection = await _loaded(store)
+    return {
+        (name, i): [
+            Hit(h.id, h.score, h.payload) for h in await store.search(collection, query, limit=7, where=where)
+        ]
+        for name, where in FILTERS.items()
+        for i, query in enumerate(QUERIES)
+    }
+
+
+async def test_both_adapters_answer_alike(tmp_path: Path) -> None:
+    answers = {}
+    for name, factory in ADAPTERS.items():
+        store = factory(tmp_path / name)
+        try:
+            answers[name] = await _answers(store)
+        finally:
+            await store.close()
+
+    edge, server = answers["edge"], answers["server"]
+    assert edge.keys() == server.keys()
+    for question, edge_hits in edge.items():
+        server_hits = server[question]
+        assert [h.id for h in edge_hits] == [h.id for h in server_hits], question
+        assert [h.payload for h in edge_hits] == [h.payload for h in server_hits], question
+        assert [h.score for h in edge_hits] == pytest.approx([h.score for h in server_hits], abs=1e-4)
+    assert any(edge.values())
+
+
+def _by_id(point_id: UUID) -> ChunkPoint:
+    return next(p for p in CORPUS if p.id == point_id)
