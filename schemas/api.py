@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from annotated_types import Ge, Le
+from pydantic import BaseModel, ConfigDict, Field, Strict
+
+from schemas.json_types import WHOLE_NUMBER
 
 MAX_QUERY_CHARS = 8000
 MAX_TOP_K = 50
+TopK = Annotated[int, Strict(), Ge(1), Le(MAX_TOP_K), WHOLE_NUMBER]
 
 
 class _Request(BaseModel):
@@ -19,7 +23,7 @@ class _Request(BaseModel):
 class RetrievalOptions(BaseModel):
     """Which chunks a question may be answered from."""
 
-    top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K, description="chunks to retrieve (default 5)")
+    top_k: TopK | None = Field(default=None, description="chunks to retrieve (default 5)")
     document_ids: list[UUID] | None = Field(
         default=None, max_length=1000, description="search only these documents"
     )
@@ -95,6 +99,13 @@ class ConversationCreate(_Request):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class PageQuery(BaseModel):
+    """Query parameters of a listing."""
+
+    limit: int = Field(default=50, ge=1, le=500, description="page size")
+    offset: int = Field(default=0, ge=0, le=10**9, description="items to skip")
+
+
 class Message(BaseModel):
     id: UUID
     role: Literal["user", "assistant", "system"]
@@ -123,6 +134,10 @@ class ConversationPage(BaseModel):
 
 
 DocumentStatus = Literal["pending", "indexing", "complete", "failed", "deleted"]
+
+
+class DocumentQuery(PageQuery):
+    status: DocumentStatus | None = Field(default=None, description="only documents in this status")
 
 
 class Document(BaseModel):

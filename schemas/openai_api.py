@@ -34,7 +34,18 @@ class ChatCompletionRequest(RetrievalOptions):
     model_config = ConfigDict(extra="ignore")
 
     model: str = Field(default=RAGSTREAM_MODEL, max_length=200)
-    messages: list[ChatMessage] = Field(min_length=1, max_length=200)
+    messages: list[ChatMessage] = Field(
+        min_length=1,
+        max_length=200,
+        description="the conversation; its last non-empty `user` message is the question",
+        json_schema_extra={
+            "contains": {
+                "type": "object",
+                "required": ["role", "content"],
+                "properties": {"role": {"const": "user"}, "content": {"minLength": 1}},
+            }
+        },
+    )
     stream: bool = False
     stream_options: StreamOptions | None = None
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from annotated_types import Ge
+from pydantic import BaseModel, ConfigDict, Field, Strict
+
+from schemas.json_types import WHOLE_NUMBER
 
 
 class _AwsModel(BaseModel):
@@ -18,7 +21,7 @@ class S3Bucket(_AwsModel):
 
 class S3Object(_AwsModel):
     key: str = Field(min_length=1, description="URL-encoded object key, as S3 sends it")
-    size: int | None = Field(default=None, ge=0)
+    size: Annotated[int, Strict(), Ge(0), WHOLE_NUMBER] | None = None
     e_tag: str | None = Field(default=None, alias="eTag")
     version_id: str | None = Field(default=None, alias="versionId")
     sequencer: str | None = None

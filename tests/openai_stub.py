@@ -52,6 +52,8 @@ class OpenAIStub:
     embeddings_down: bool = False
     embedding_failures: int = 0  # the next requests to fail, before it answers again
     chat_mode: ChatMode = "ok"
+    delta_delay: float = 0.0  # seconds between streamed deltas: a slow model
+    abandoned_streams: int = 0  # streams the client stopped reading before the end
     requests: list[Recorded] = field(default_factory=list)
     port: int = 0
 
@@ -110,14 +112,22 @@ class OpenAIStub:
             return _sse(_completion(body, "chat.completion.chunk", choices=[choice]))
 
         yield chunk({"role": "assistant", "content": ""})
-        for number, delta in enumerate(CHAT_DELTAS):
-            if number == FAILS_AFTER and mode == "error_event":
-                yield _sse({"error": {"message": "the model is overloaded", "type": "server_error"}})
-                return
-            if number == FAILS_AFTER and mode == "disconnect":
-                raise RuntimeError("the stub drops the connection mid-stream")
-            yield chunk({"content": delta})
-            await asyncio.sleep(0)
+        finished = False
+        try:
+            for number, delta in enumerate(CHAT_DELTAS):
+                if number == FAILS_AFTER and mode == "error_event":
+                    yield _sse({"error": {"message": "the model is overloaded", "type": "server_error"}})
+                    finished = True
+                    return
+                if number == FAILS_AFTER and mode == "disconnect":
+                    finished = True
+                    raise RuntimeError("the stub drops the connection mid-stream")
+                yield chunk({"content": delta})
+                await asyncio.sleep(self.delta_delay)
+            finished = True
+        finally:
+            if not finished:
+                self.abandoned_streams += 1
         yield chunk({}, finish_reason="stop")
         if (body.get("stream_options") or {}).get("include_usage") and mode != "no_usage":
             yield _sse(_completion(body, "chat.completion.chunk", choices=[], usage=CHAT_USAGE))

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psutil
 import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -132,3 +138,51 @@ async def read_topic(settings: Settings, topic: str, *, expect: int, timeout: fl
         await consumer.stop()
     assert len(records) >= expect, f"{topic}: {len(records)} records, expected {expect}"
     return records
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The settings as the `RAGSTREAM_*` environment of another process."""
+    environment = {}
+    secrets = {name: getattr(settings, name) for name in type(settings).model_fields}
+    for name, value in settings.model_dump(mode="json", exclude_none=True).items():
+        if hasattr(secrets[name], "get_secret_value"):
+            value = secrets[name].get_secret_value()
+        text = value if isinstance(value, str) else json.dumps(value)
+        environment[f"RAGSTREAM_{name.upper()}"] = text
+    return environment
+
+
+class ComponentProcess:
+    """`ragstream <component>` in a process of its own, as a deployment runs it."""
+
+    def __init__(self, settings: Settings, component: str, log: Path) -> None:
+        self.settings = settings
+        self.component = component
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = os.environ | settings_environment(self.settings)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(Path(sys.executable).parent / "ragstream"), self.component],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.log.parent,
+            )
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: no shutdown, no commit. Its children (parser workers) are ours too."""
+        assert self.process is not None
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(30)
+        _, alive = psutil.wait_procs(children, timeout=15)
+        for child in alive:
+            child.kill()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(60)

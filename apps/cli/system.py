@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from faststream.kafka import KafkaBroker
+from starlette.applications import Starlette
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -52,6 +53,7 @@ class System:
     broker: KafkaBroker | None = None
     temporal: Client | None = None
     api_url: str | None = None
+    api: Starlette | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def failed_task(self) -> BaseException | None:
@@ -139,6 +141,7 @@ async def running_system(settings: Settings, components: Collection[Component]) 
                     temporal=LazyTemporal(settings, system.temporal),
                 )
             )
+            system.api = app
             server = api_server(app, host=settings.api_host, port=settings.api_port)
             task = asyncio.create_task(server.serve(), name="api")
             system.tasks.append(task)

@@ -31,22 +31,13 @@ from apps.query_api.auth import Authenticator, AuthMiddleware
 from apps.query_api.conversation_store import ConversationStore
 from apps.query_api.errors import EXCEPTION_HANDLERS
 from apps.query_api.metrics import MetricsMiddleware
-from apps.query_api.openapi import Endpoint, QueryParameter, openapi_document
+from apps.query_api.openapi import Endpoint, Handler, openapi_document
 from apps.query_api.rag import RagEngine
 from schemas import api
 from schemas import openai_api as oai
 from schemas.s3_events import S3EventNotification
 
 API_VERSION = "1.0.0"
-_PAGE = (
-    QueryParameter("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size"),
-    QueryParameter("offset", {"type": "integer", "minimum": 0}, "items to skip"),
-)
-_STATUS = QueryParameter(
-    "status",
-    {"type": "string", "enum": ["pending", "indexing", "complete", "failed", "deleted"]},
-    "only this status",
-)
 
 
 async def openapi_json(request: Request) -> Response:
@@ -62,7 +53,12 @@ ENDPOINTS: list[Endpoint] = [
         "query",
         request=api.QueryRequest,
         responses={200: api.QueryResponse},
-        streams=True,
+        stream_events=[
+            ("sources", api.SourcesEvent),
+            ("token", api.TokenEvent),
+            ("done", api.DoneEvent),
+            ("error", api.ErrorDetail),
+        ],
         errors=(400, 404, 413, 422),
     ),
     Endpoint(
@@ -72,7 +68,7 @@ ENDPOINTS: list[Endpoint] = [
         "List conversations, newest first",
         "conversations",
         responses={200: api.ConversationPage},
-        query=_PAGE,
+        query=api.PageQuery,
         errors=(422,),
     ),
     Endpoint(
@@ -110,7 +106,7 @@ ENDPOINTS: list[Endpoint] = [
         "List documents, newest first",
         "documents",
         responses={200: api.DocumentPage},
-        query=(_STATUS, *_PAGE),
+        query=api.DocumentQuery,
         errors=(422,),
     ),
     Endpoint(
@@ -158,7 +154,8 @@ ENDPOINTS: list[Endpoint] = [
         "openai",
         request=oai.ChatCompletionRequest,
         responses={200: oai.ChatCompletion},
-        streams=True,
+        stream_events=[(None, oai.ChatCompletionChunk), (None, api.ErrorResponse)],
+        stream_ends_with_done=True,
         errors=(400, 413, 422),
     ),
     Endpoint(
@@ -210,17 +207,37 @@ class ApiResources:
     temporal: LazyTemporal
 
 
-def describe_api() -> dict[str, Any]:
+def describe_api(*, secured: bool = False) -> dict[str, Any]:
     return openapi_document(
         ENDPOINTS,
+        secured=secured,
         title="ragstream query API",
         version=API_VERSION,
         description="Questions over ingested documents, answered with sources; conversations; documents.",
     )
 
 
+def _routes(endpoints: list[Endpoint]) -> list[Route]:
+    """One route per path, dispatching on the method: a 405 then lists every method the path has."""
+    handlers: dict[str, dict[str, Handler]] = {}
+    for endpoint in endpoints:
+        handlers.setdefault(endpoint.path, {})[endpoint.method] = endpoint.handler
+    routes = []
+    for path, by_method in handlers.items():
+        if len(by_method) == 1:
+            [(method, handler)] = by_method.items()
+            routes.append(Route(path, handler, methods=[method]))
+            continue
+
+        async def dispatch(request: Request, by_method: dict[str, Handler] = by_method) -> Response:
+            return await by_method[request.method](request)
+
+        routes.append(Route(path, dispatch, methods=list(by_method)))
+    return routes
+
+
 def create_app(resources: ApiResources) -> Starlette:
-    routes = [Route(e.path, e.handler, methods=[e.method]) for e in ENDPOINTS]
+    routes = _routes(ENDPOINTS)
     authenticator = Authenticator(resources.settings)
     public = [e.path for e in ENDPOINTS if e.public]
     app = Starlette(
@@ -237,7 +254,7 @@ def create_app(resources: ApiResources) -> Starlette:
     app.state.store = resources.store
     app.state.temporal = resources.temporal
     app.state.conversations = conversations
-    app.state.openapi = describe_api()
+    app.state.openapi = describe_api(secured=authenticator.enabled)
     app.state.engine = RagEngine(
         resources.settings,
         store=resources.store,

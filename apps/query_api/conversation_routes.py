@@ -7,8 +7,8 @@ from starlette.responses import JSONResponse, Response
 
 from apps.query_api.conversation_store import ConversationStore
 from apps.query_api.errors import ApiError
-from apps.query_api.requests import path_uuid, query_int, read_model
-from schemas.api import ConversationCreate, ConversationPage
+from apps.query_api.requests import path_uuid, read_model, read_query
+from schemas.api import ConversationCreate, ConversationPage, PageQuery
 
 
 def _store(request: Request) -> ConversationStore:
@@ -23,10 +23,9 @@ async def create_conversation(request: Request) -> Response:
 
 
 async def list_conversations(request: Request) -> Response:
-    limit = query_int(request, "limit", default=20, minimum=1, maximum=200)
-    offset = query_int(request, "offset", default=0, minimum=0, maximum=10**9)
-    items, total = await _store(request).list_page(limit=limit, offset=offset)
-    page = ConversationPage(items=items, total=total, limit=limit, offset=offset)
+    query = read_query(request, PageQuery)
+    items, total = await _store(request).list_page(limit=query.limit, offset=query.offset)
+    page = ConversationPage(items=items, total=total, limit=query.limit, offset=query.offset)
     return JSONResponse(page.model_dump(mode="json"))
 
 

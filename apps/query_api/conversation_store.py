@@ -10,6 +10,7 @@ from psycopg.types.json import Jsonb
 
 from apps.common.database import Pool
 from apps.query_api.prompt import Turn
+from apps.query_api.text import storable
 from schemas.api import Conversation, ConversationWithMessages, Message
 
 _CONVERSATION_COLUMNS = "id, title, metadata, created_at, updated_at"
@@ -27,7 +28,7 @@ class ConversationStore:
             cur = await conn.execute(
                 "INSERT INTO conversations (id, title, metadata) VALUES (%s, %s, %s)"
                 f" RETURNING {_CONVERSATION_COLUMNS}",
-                (uuid.uuid4(), title, Jsonb(metadata or {})),
+                (uuid.uuid4(), storable(title), Jsonb(storable(metadata or {}))),
             )
             row = await cur.fetchone()
         return Conversation.model_validate(row)
@@ -90,7 +91,7 @@ class ConversationStore:
             await conn.execute(
                 "INSERT INTO messages (id, conversation_id, role, content, metadata)"
                 " VALUES (%s, %s, %s, %s, %s)",
-                (message_id, conversation_id, role, content, Jsonb(metadata or {})),
+                (message_id, conversation_id, role, storable(content), Jsonb(storable(metadata or {}))),
             )
             await conn.execute(
                 "UPDATE conversations SET updated_at = now() WHERE id = %s", (conversation_id,)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, get_args
+from typing import Any
 
 from botocore.exceptions import ClientError
 from starlette.requests import Request
@@ -14,11 +14,9 @@ from apps.common import documents
 from apps.common.intake import start_upload, workflow_id_for
 from apps.common.s3 import s3_client
 from apps.query_api.errors import ApiError
-from apps.query_api.requests import path_uuid, query_int
-from schemas.api import Document, DocumentPage, DocumentStatus
+from apps.query_api.requests import path_uuid, read_query
+from schemas.api import Document, DocumentPage, DocumentQuery
 from schemas.s3_events import S3ObjectChange
-
-_STATUSES = get_args(DocumentStatus)
 
 
 def _document(row: dict[str, Any]) -> Document:
@@ -26,18 +24,13 @@ def _document(row: dict[str, Any]) -> Document:
 
 
 async def list_documents(request: Request) -> Response:
-    status = request.query_params.get("status")
-    if status is not None and status not in _STATUSES:
-        raise ApiError(422, "invalid_request", f"status must be one of {', '.join(_STATUSES)}")
-    limit = query_int(request, "limit", default=50, minimum=1, maximum=500)
-    offset = query_int(request, "offset", default=0, minimum=0, maximum=10**9)
+    query = read_query(request, DocumentQuery)
     rows, total = await documents.list_page(
-        request.app.state.pool,
-        status=status,  # type: ignore[arg-type]
-        limit=limit,
-        offset=offset,
+        request.app.state.pool, status=query.status, limit=query.limit, offset=query.offset
     )
-    page = DocumentPage(items=[_document(r) for r in rows], total=total, limit=limit, offset=offset)
+    page = DocumentPage(
+        items=[_document(r) for r in rows], total=total, limit=query.limit, offset=query.offset
+    )
     return JSONResponse(page.model_dump(mode="json"))
 
 

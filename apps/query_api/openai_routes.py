@@ -46,11 +46,13 @@ async def list_models(request: Request) -> Response:
 
 
 def _question_and_history(body: ChatCompletionRequest) -> tuple[str, list[Turn]]:
-    *earlier, last = body.messages
-    if last.role != "user" or not last.content.strip():
-        raise ApiError(422, "invalid_request", "the last message must be the user's question (role `user`)")
+    """The last non-empty user message is the question; the user and assistant turns before it, history."""
+    asked = [i for i, m in enumerate(body.messages) if m.role == "user" and m.content]
+    if not asked:
+        raise ApiError(422, "invalid_request", "the messages need a question: a non-empty `user` message")
+    earlier = body.messages[: asked[-1]]
     history = [Turn(m.role, m.content) for m in earlier if m.role in _HISTORY_ROLES]
-    return last.content, history
+    return body.messages[asked[-1]].content, history
 
 
 async def chat_completions(request: Request) -> Response:

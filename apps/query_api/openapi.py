@@ -30,13 +30,6 @@ ERROR_DESCRIPTIONS = {
 
 
 @dataclass(frozen=True)
-class QueryParameter:
-    name: str
-    schema: dict[str, Any]
-    description: str
-
-
-@dataclass(frozen=True)
 class Endpoint:
     method: Literal["GET", "POST", "DELETE"]
     path: str
@@ -45,9 +38,11 @@ class Endpoint:
     tag: str
     request: type[BaseModel] | None = None
     responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
-    streams: bool = False
+    # The events of a 200 text/event-stream answer: (event name, or None if unnamed; its data's model).
+    stream_events: Sequence[tuple[str | None, type[BaseModel]]] = ()
+    stream_ends_with_done: bool = False
     media_type: str = "application/json"
-    query: Sequence[QueryParameter] = ()
+    query: type[BaseModel] | None = None
     errors: Sequence[int] = ()
     public: bool = False
 
@@ -66,6 +61,7 @@ def _schemas(endpoints: Sequence[Endpoint]) -> tuple[SchemaRefs, dict[str, Any]]
         if endpoint.request is not None:
             models.add((endpoint.request, "validation"))
         models.update((model, "serialization") for model in endpoint.responses.values() if model is not None)
+        models.update((model, "serialization") for _, model in endpoint.stream_events)
     refs, top = models_json_schema(
         sorted(models, key=lambda m: (m[0].__name__, m[1])), ref_template="#/components/schemas/{model}"
     )
@@ -73,19 +69,38 @@ def _schemas(endpoints: Sequence[Endpoint]) -> tuple[SchemaRefs, dict[str, Any]]
     return {key: ref for key, ref in refs.items()}, definitions
 
 
-def _operation(endpoint: Endpoint, refs: SchemaRefs) -> dict[str, Any]:
+def _event_schema(endpoint: Endpoint, refs: SchemaRefs) -> dict[str, Any]:
+    """One Server-Sent Event of the stream: its name, and its data as JSON of the event's model."""
+    variants = []
+    for name, model in endpoint.stream_events:
+        data = {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": refs[(model, "serialization")],
+        }
+        event: dict[str, Any] = {"type": "object", "required": ["data"], "properties": {"data": data}}
+        if name is not None:
+            event["required"].append("event")
+            event["properties"]["event"] = {"const": name}
+        variants.append(event)
+    if endpoint.stream_ends_with_done:
+        variants.append({"type": "object", "required": ["data"], "properties": {"data": {"const": "[DONE]"}}})
+    return {"anyOf": variants}
+
+
+def _operation(endpoint: Endpoint, refs: SchemaRefs, *, secured: bool) -> dict[str, Any]:
     error = {"application/json": {"schema": refs[(ErrorResponse, "serialization")]}}
     responses: dict[str, Any] = {}
     for status, model in endpoint.responses.items():
         content: dict[str, Any] = {}
         if model is not None:
             content[endpoint.media_type] = {"schema": refs[(model, "serialization")]}
-        if endpoint.streams and status == 200:
-            content["text/event-stream"] = {"schema": {"type": "string"}}
+        if endpoint.stream_events and status == 200:
+            content["text/event-stream"] = {"schema": _event_schema(endpoint, refs)}
         responses[str(status)] = {"description": (model.__doc__ or "OK").strip().splitlines()[0]}
         if content:
             responses[str(status)]["content"] = content
-    for status in (*endpoint.errors, *(() if endpoint.public else (401,))):
+    for status in (*endpoint.errors, *((401,) if secured and not endpoint.public else ())):
         responses[str(status)] = {"description": ERROR_DESCRIPTIONS[status], "content": error}
     operation: dict[str, Any] = {
         "operationId": f"{endpoint.handler.__name__}",
@@ -97,10 +112,17 @@ def _operation(endpoint: Endpoint, refs: SchemaRefs) -> dict[str, Any]:
         {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
         for name in endpoint.path_parameters
     ]
-    parameters += [
-        {"name": q.name, "in": "query", "required": False, "schema": q.schema, "description": q.description}
-        for q in endpoint.query
-    ]
+    if endpoint.query is not None:
+        for name, schema in endpoint.query.model_json_schema()["properties"].items():
+            description = schema.pop("description", name)
+            # A query parameter is absent rather than null.
+            variants = [v for v in schema.pop("anyOf", []) if v.get("type") != "null"]
+            schema |= variants[0] if len(variants) == 1 else {}
+            if schema.get("default", 0) is None:
+                del schema["default"]
+            parameters.append(
+                {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+            )
     if parameters:
         operation["parameters"] = parameters
     if endpoint.request is not None:
@@ -108,24 +130,27 @@ def _operation(endpoint: Endpoint, refs: SchemaRefs) -> dict[str, Any]:
             "required": True,
             "content": {"application/json": {"schema": refs[(endpoint.request, "validation")]}},
         }
-    if not endpoint.public:
+    if secured and not endpoint.public:
         operation["security"] = [{"bearer": []}]
     return operation
 
 
 def openapi_document(
-    endpoints: Sequence[Endpoint], *, title: str, version: str, description: str
+    endpoints: Sequence[Endpoint], *, title: str, version: str, description: str, secured: bool
 ) -> dict[str, Any]:
+    """OpenAPI 3.1 of `endpoints`; `secured`: whether all but the public routes need a bearer token."""
     refs, schemas = _schemas(endpoints)
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in endpoints:
-        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint, refs)
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(
+            endpoint, refs, secured=secured
+        )
+    components: dict[str, Any] = {"schemas": schemas}
+    if secured:
+        components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version, "description": description},
         "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
+        "components": components,
     }

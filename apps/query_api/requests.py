@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
@@ -14,7 +13,8 @@ from apps.query_api.errors import ApiError, describe_validation_error
 M = TypeVar("M", bound=BaseModel)
 
 
-async def read_json(request: Request) -> Any:
+async def read_body(request: Request) -> bytes:
+    """The request body, refused with 413 past `RAGSTREAM_API_MAX_BODY_BYTES` (before reading it all)."""
     max_bytes: int = request.app.state.settings.api_max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
@@ -24,19 +24,21 @@ async def read_json(request: Request) -> Any:
         body += part
         if len(body) > max_bytes:
             raise ApiError(413, "payload_too_large", f"the body is over {max_bytes} bytes")
-    if not body:
+    if not body.strip():
         raise ApiError(400, "invalid_json", "the request needs a JSON body")
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from exc
+    return body
 
 
 async def read_model(request: Request, model: type[M]) -> M:
-    data = await read_json(request)
+    """The body as `model`, strictly: `"stream": 0` is not a boolean, `"top_k": "5"` not a number."""
+    body = await read_body(request)
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(body, strict=True)
     except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise ApiError(
+                400, "invalid_json", f"the body is not valid JSON: {exc.errors()[0]['msg']}"
+            ) from exc
         raise ApiError(422, "invalid_request", describe_validation_error(exc)) from exc
 
 
@@ -48,14 +50,9 @@ def path_uuid(request: Request, name: str = "id") -> UUID:
         raise ApiError(422, "invalid_id", f"{name} must be a UUID, not {raw!r}") from None
 
 
-def query_int(request: Request, name: str, *, default: int, minimum: int, maximum: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
+def read_query(request: Request, model: type[M]) -> M:
+    """The query string as `model` (each parameter given once)."""
     try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(422, "invalid_request", f"{name} must be an integer, not {raw!r}") from None
-    if not minimum <= value <= maximum:
-        raise ApiError(422, "invalid_request", f"{name} must be between {minimum} and {maximum}")
-    return value
+        return model.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise ApiError(422, "invalid_request", describe_validation_error(exc)) from exc

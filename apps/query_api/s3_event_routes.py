@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from apps.common.intake import start_uploads
 from apps.common.s3_events import object_changes
-from apps.query_api.errors import ApiError, describe_validation_error
-from apps.query_api.requests import read_json
+from apps.query_api.requests import read_model
 from schemas.api import S3EventsAccepted
 from schemas.s3_events import S3EventNotification
 
 
 async def receive_s3_events(request: Request) -> Response:
-    data = await read_json(request)
-    try:
-        notification = S3EventNotification.model_validate(data)
-    except ValidationError as exc:
-        raise ApiError(422, "invalid_s3_event", describe_validation_error(exc)) from exc
+    notification = await read_model(request, S3EventNotification)
     temporal = await request.app.state.temporal()
     started = await start_uploads(temporal, request.app.state.settings, object_changes(notification))
     accepted = S3EventsAccepted(

@@ -1,0 +1,59 @@
+"""The API against its own OpenAPI description, by schemathesis: generated requests (valid and
+invalid) to every operation of `ragstream api`, run as its own process. No response may be a
+5xx, and every response must match the description (status, content type, schema)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.config import SchemathesisConfig
+
+from apps.devstack.stack import LocalStack
+from apps.query_api.app import describe_api
+from tests.support import ComponentProcess, isolated_settings
+
+pytestmark = pytest.mark.integration
+
+# A body over the size limit is rejected with 413 (before it is read as JSON): a rejection too.
+REJECTIONS = ["400", "401", "404", "405", "409", "413", "415", "422"]
+config = SchemathesisConfig.from_dict(
+    {"checks": {"negative_data_rejection": {"expected-statuses": REJECTIONS}}}
+)
+schema = schemathesis.openapi.from_dict(describe_api(), config=config)
+
+
+@pytest.fixture(scope="module")
+def api_url(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import asyncio
+
+    directory = tmp_path_factory.mktemp("contract")
+    test_settings = asyncio.run(isolated_settings(local_stack, directory))
+    process = ComponentProcess(test_settings, "api", directory / "api.log")
+    process.start()
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{test_settings.api_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.process is not None
+            assert process.process.poll() is None, process.log.read_text()[-3000:]
+            assert time.monotonic() < deadline, process.log.read_text()[-3000:]
+            time.sleep(0.2)
+        yield test_settings.api_url
+    finally:
+        process.stop()
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_every_operation_conforms_to_the_description(case: schemathesis.Case[Any], api_url: str) -> None:
+    case.call_and_validate(base_url=api_url)

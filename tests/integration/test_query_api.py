@@ -1,0 +1,391 @@
+"""The query API as the gateway and OpenAI clients use it, served by uvicorn over real HTTP, on
+real Postgres: the SSE protocol (order, errors mid-stream, client disconnects), conversations,
+documents, errors for bad input, and the OpenAI-compatible endpoint through the `openai` SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import openai
+import psycopg
+import pytest
+from httpx_sse import aconnect_sse
+from psycopg.rows import dict_row
+from starlette.routing import Route
+
+from apps.cli.system import System, running_system
+from apps.common.settings import Settings
+from apps.common.vector_store import ChunkPoint
+from apps.devstack.stack import LocalStack
+from schemas.points import ChunkPayload, point_id
+from tests.openai_stub import CHAT_DELTAS, FAILS_AFTER, OpenAIStub, running_openai_stub
+from tests.support import isolated_settings, wait_for
+
+pytestmark = pytest.mark.integration
+
+CHUNKS = {
+    "penguins.txt": "The male emperor penguin incubates the egg on his feet for two months.",
+    "bread.txt": "Sourdough starter is fed with equal weights of flour and water.",
+    "tides.txt": "Ocean tides are caused mainly by the gravitational pull of the Moon.",
+}
+OLD_UPLOAD = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Api:
+    settings: Settings
+    system: System
+    document_ids: dict[str, uuid.UUID]
+
+    def client(self, **options: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.settings.api_url, timeout=60, **options)
+
+
+async def index_chunks(system: System, settings: Settings) -> dict[str, uuid.UUID]:
+    """Write one chunk per document straight into the vector store, as the upsert stage would."""
+    assert system.store is not None
+    assert system.embedder is not None
+    ids = {name: uuid.uuid4() for name in CHUNKS}
+    vectors = await system.embedder.embed(list(CHUNKS.values()))
+    points = [
+        ChunkPoint(
+            id=point_id(ids[name], "v1", 0),
+            vector=vectors[row],
+            payload=ChunkPayload(
+                document_id=ids[name],
+                version="v1",
+                chunk_index=0,
+                content=text,
+                filename=name,
+                upload_timestamp=OLD_UPLOAD if name == "tides.txt" else datetime.now(UTC),
+            ),
+        )
+        for row, (name, text) in enumerate(CHUNKS.items())
+    ]
+    await system.store.upsert(await system.store.resolve(settings.qdrant_collection), points)
+    return ids
+
+
+@pytest.fixture(scope="module")
+async def stub() -> AsyncIterator[OpenAIStub]:
+    async with running_openai_stub() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def extractive_api(
+    local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Api]:
+    """The API alone (no Kafka or Temporal needed), answering extractively."""
+    settings = await isolated_settings(
+        local_stack, tmp_path_factory.mktemp("api"), api_max_body_bytes=64 * 1024
+    )
+    async with running_system(settings, ["api"]) as system:
+        yield Api(settings, system, await index_chunks(system, settings))
+
+
+@pytest.fixture(scope="module")
+async def llm_api(
+    local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory, stub: OpenAIStub
+) -> AsyncIterator[Api]:
+    """The API with the OpenAI-compatible stub as its chat model (embeddings stay local)."""
+    settings = await isolated_settings(
+        local_stack,
+        tmp_path_factory.mktemp("llm-api"),
+        openai_base_url=stub.base_url,
+        embedding_model="all-MiniLM-L6-v2",
+        chat_model="stub-model",
+        openai_max_retries=0,
+    )
+    async with running_system(settings, ["api"]) as system:
+        yield Api(settings, system, await index_chunks(system, settings))
+
+
+@pytest.fixture
+def chat(stub: OpenAIStub) -> Iterator[OpenAIStub]:
+    """The stub, put back to a well-behaved model after the test."""
+    yield stub
+    stub.chat_mode = "ok"
+    stub.delta_delay = 0.0
+
+
+async def sse_events(client: httpx.AsyncClient, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    async with aconnect_sse(client, "POST", "/v1/query", json=body) as source:
+        assert source.response.status_code == 200
+        return [(event.event, json.loads(event.data)) async for event in source.aiter_sse()]
+
+
+async def messages(settings: Settings, conversation_id: str) -> list[dict[str, Any]]:
+    async with await psycopg.AsyncConnection.connect(settings.database_url, row_factory=dict_row) as conn:
+        cur = await conn.execute(
+            "SELECT role, content, metadata FROM messages WHERE conversation_id = %s ORDER BY created_at",
+            (conversation_id,),
+        )
+        return await cur.fetchall()
+
+
+# --- SSE protocol --------------------------------------------------------------------------
+
+
+async def test_sse_events_come_in_order_and_the_turn_is_stored(extractive_api: Api) -> None:
+    async with extractive_api.client() as client:
+        events = await sse_events(client, {"query": "Who incubates the emperor penguin egg?"})
+    names = [name for name, _ in events]
+    assert names[0] == "sources"
+    assert names[-1] == "done"
+    assert set(names[1:-1]) == {"token"}
+    sources = events[0][1]["sources"]
+    assert sources[0]["filename"] == "penguins.txt"
+    assert set(sources[0]) >= {"document_id", "filename", "chunk_index", "score", "text"}
+    done = events[-1][1]
+    assert done["model"] == "extractive"
+    assert set(done["timings"]) >= {"embed_ms", "search_ms", "llm_ms", "total_ms"}
+    answer = "".join(data["delta"] for name, data in events if name == "token")
+    stored = await messages(extractive_api.settings, done["conversation_id"])
+    assert [m["role"] for m in stored] == ["user", "assistant"]
+    assert stored[1]["content"] == answer
+    assert stored[1]["metadata"]["sources"][0]["filename"] == "penguins.txt"
+
+
+async def test_non_streaming_answers_are_one_json_object(extractive_api: Api) -> None:
+    async with extractive_api.client() as client:
+        response = await client.post("/v1/query", json={"query": "What causes tides?", "stream": False})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["sources"][0]["filename"] == "tides.txt"
+    assert "Moon" in body["answer"]
+
+
+async def test_filters_and_top_k_bound_the_sources(extractive_api: Api) -> None:
+    ids = extractive_api.document_ids
+    async with extractive_api.client() as client:
+
+        async def sources(**options: Any) -> list[str]:
+            body = {"query": "penguin egg", "stream": False} | options
+            response = await client.post("/v1/query", json=body)
+            assert response.status_code == 200, response.text
+            return [s["filename"] for s in response.json()["sources"]]
+
+        assert len(await sources(top_k=2)) == 2
+        assert await sources(document_ids=[str(ids["bread.txt"])]) == ["bread.txt"]
+        assert await sources(uploaded_before="2021-01-01T00:00:00Z") == ["tides.txt"]
+        assert "tides.txt" not in await sources(uploaded_after="2021-01-01T00:00:00Z")
+
+
+async def test_a_conversation_carries_its_history_into_the_prompt(llm_api: Api, chat: OpenAIStub) -> None:
+    async with llm_api.client() as client:
+        first = await sse_events(client, {"query": "Who incubates the emperor penguin egg?"})
+        conversation_id = first[-1][1]["conversation_id"]
+        await sse_events(client, {"query": "For how long?", "conversation_id": conversation_id})
+        prompt = chat.chat_requests[-1]["messages"][0]["content"]
+        history = prompt.split("Conversation History:", 1)[1].split("User: For how long?", 1)[0]
+        assert "User: Who incubates the emperor penguin egg?" in history
+        assert f"Assistant: {chat.chat_reply}" in history
+        conversation = (await client.get(f"/v1/conversations/{conversation_id}")).json()
+    assert [m["role"] for m in conversation["messages"]] == ["user", "assistant", "user", "assistant"]
+
+
+async def test_an_llm_failure_mid_stream_ends_with_an_error_event(llm_api: Api, chat: OpenAIStub) -> None:
+    chat.chat_mode = "error_event"
+    async with llm_api.client() as client:
+        events = await sse_events(client, {"query": "What is sourdough fed with?"})
+    names = [name for name, _ in events]
+    assert names == ["sources", *["token"] * FAILS_AFTER, "error"]
+    assert events[-1][1]["code"] == "llm_error"
+    conversation = await messages_of_last_conversation(llm_api.settings)
+    assert [m["role"] for m in conversation] == ["user"]  # the question is kept
+
+
+async def messages_of_last_conversation(settings: Settings) -> list[dict[str, Any]]:
+    async with await psycopg.AsyncConnection.connect(settings.database_url, row_factory=dict_row) as conn:
+        cur = await conn.execute("SELECT id FROM conversations ORDER BY created_at DESC LIMIT 1")
+        row = await cur.fetchone()
+    assert row is not None
+    return await messages(settings, row["id"])
+
+
+async def test_a_client_disconnect_stops_the_llm_and_keeps_the_partial_answer(
+    llm_api: Api, chat: OpenAIStub
+) -> None:
+    chat.delta_delay = 0.5
+    abandoned_before = chat.abandoned_streams
+    async with (
+        llm_api.client() as client,
+        aconnect_sse(client, "POST", "/v1/query", json={"query": "Why are there tides?"}) as source,
+    ):
+        tokens = 0
+        async for event in source.aiter_sse():
+            if event.event == "token":
+                tokens += 1
+                if tokens == 2:
+                    break  # the client goes away mid-answer
+    partial = "".join(CHAT_DELTAS[:2])
+
+    async def interrupted() -> list[dict[str, Any]] | None:
+        stored = await messages_of_last_conversation(llm_api.settings)
+        return stored if len(stored) == 2 else None
+
+    stored = await wait_for(interrupted, timeout=20, what="the partial answer to be saved")
+    assert stored[1]["role"] == "assistant"
+    assert stored[1]["metadata"]["interrupted"] is True
+    assert stored[1]["content"].startswith(partial[: len(CHAT_DELTAS[0])])
+    await wait_for(
+        lambda: _true_if(chat.abandoned_streams > abandoned_before),
+        timeout=20,
+        what="the LLM stream to be closed",
+    )
+
+
+async def _true_if(condition: bool) -> bool:
+    return condition
+
+
+async def test_fifty_concurrent_streams_all_complete_in_order(extractive_api: Api) -> None:
+    questions = ["Who incubates the egg?", "What is the starter fed with?", "What pulls the tides?"]
+    async with extractive_api.client(limits=httpx.Limits(max_connections=60)) as client:
+        results = await asyncio.gather(*(sse_events(client, {"query": questions[n % 3]}) for n in range(50)))
+    for events in results:
+        names = [name for name, _ in events]
+        assert names[0] == "sources"
+        assert names[-1] == "done"
+        assert set(names[1:-1]) == {"token"}
+
+
+# --- conversations and documents ------------------------------------------------------------
+
+
+async def test_conversations_are_created_listed_read_and_deleted(extractive_api: Api) -> None:
+    async with extractive_api.client() as client:
+        created = await client.post(
+            "/v1/conversations", json={"title": "Planning", "metadata": {"team": "a"}}
+        )
+        assert created.status_code == 201
+        conversation_id = created.json()["id"]
+        page = (await client.get("/v1/conversations", params={"limit": 1})).json()
+        assert page["limit"] == 1
+        assert len(page["items"]) == 1
+        assert page["total"] >= 1
+        assert (await client.get(f"/v1/conversations/{conversation_id}")).json()["messages"] == []
+        assert (await client.delete(f"/v1/conversations/{conversation_id}")).status_code == 204
+        missing = await client.get(f"/v1/conversations/{conversation_id}")
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "conversation_not_found"
+        stale = await client.post(
+            "/v1/query", json={"query": "hello there", "conversation_id": conversation_id}
+        )
+        assert stale.status_code == 404
+
+
+async def test_documents_are_listed_by_status_and_unknown_ones_are_404(extractive_api: Api) -> None:
+    async with extractive_api.client() as client:
+        listing = await client.get("/v1/documents", params={"status": "complete", "limit": 10})
+        assert listing.status_code == 200
+        assert set(listing.json()) == {"items", "total", "limit", "offset"}
+        unknown = uuid.uuid4()
+        for response in (
+            await client.get(f"/v1/documents/{unknown}"),
+            await client.delete(f"/v1/documents/{unknown}"),
+            await client.post(f"/v1/documents/{unknown}/reprocess"),
+        ):
+            assert response.status_code == 404
+            assert response.json()["error"]["code"] == "document_not_found"
+
+
+# --- errors for bad input ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "options", "status"),
+    [
+        ("POST", "/v1/query", {"content": b"{not json"}, 400),
+        ("POST", "/v1/query", {"content": b""}, 400),
+        ("POST", "/v1/query", {"json": {"query": 42}}, 422),
+        ("POST", "/v1/query", {"json": {"query": ""}}, 422),
+        ("POST", "/v1/query", {"json": {"query": "x", "top_k": 0}}, 422),
+        ("POST", "/v1/query", {"json": {"query": "x", "top_k": 10_000}}, 422),
+        ("POST", "/v1/query", {"json": {"query": "x", "document_ids": ["not-a-uuid"]}}, 422),
+        ("POST", "/v1/query", {"json": {"query": "x", "unknown": 1}}, 422),
+        ("POST", "/v1/query", {"json": {"query": "x" * 100_000}}, 413),
+        ("GET", "/v1/conversations/not-a-uuid", {}, 422),
+        ("GET", "/v1/conversations", {"params": {"limit": "lots"}}, 422),
+        ("GET", "/v1/documents", {"params": {"status": "sleeping"}}, 422),
+        ("GET", "/v1/documents", {"params": {"offset": "-1"}}, 422),
+        ("GET", "/v1/no-such-route", {}, 404),
+        ("PUT", "/v1/query", {}, 405),
+        ("POST", "/v1/s3/events", {"json": {"Records": []}}, 422),
+        ("POST", "/v1/chat/completions", {"json": {"messages": []}}, 422),
+        (
+            "POST",
+            "/v1/chat/completions",
+            {"json": {"messages": [{"role": "assistant", "content": "hi"}]}},
+            422,
+        ),
+    ],
+)
+async def test_bad_input_is_a_4xx_with_a_json_error(
+    extractive_api: Api, method: str, path: str, options: dict[str, Any], status: int
+) -> None:
+    async with extractive_api.client() as client:
+        response = await client.request(method, path, **options)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"]
+    assert error["message"]
+
+
+# --- OpenAI-compatible endpoint --------------------------------------------------------------
+
+
+async def test_the_openai_sdk_gets_answers_with_sources(extractive_api: Api) -> None:
+    client = openai.AsyncOpenAI(base_url=f"{extractive_api.settings.api_url}/v1", api_key="unused")
+    models = await client.models.list()
+    assert [m.id for m in models.data] == ["ragstream"]
+
+    completion = await client.chat.completions.create(
+        model="ragstream",
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "What pulls the tides?"},
+        ],
+    )
+    assert "Moon" in (completion.choices[0].message.content or "")
+    assert (completion.model_extra or {})["sources"][0]["filename"] == "tides.txt"
+
+    stream = await client.chat.completions.create(
+        model="ragstream",
+        messages=[{"role": "user", "content": "Who incubates the penguin egg?"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = [chunk async for chunk in stream]
+    assert (chunks[0].model_extra or {})["sources"][0]["filename"] == "penguins.txt"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert "incubates" in text
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens > 0
+    await client.close()
+
+
+async def test_openapi_describes_every_route(extractive_api: Api) -> None:
+    from openapi_spec_validator import validate
+
+    async with extractive_api.client() as client:
+        document = (await client.get("/openapi.json")).json()
+    validate(document)
+    assert extractive_api.system.api is not None
+    served = {
+        (method, route.path)
+        for route in extractive_api.system.api.routes
+        if isinstance(route, Route)
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+    described = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
+    assert served == described
