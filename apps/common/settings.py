@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     api_jwt_audience: str | None = None
     api_jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256", "RS256", "ES256"])
     api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    sse_keepalive_seconds: float = Field(default=10.0, gt=0)
     query_top_k: int = Field(default=5, ge=1)
     history_token_budget: int = Field(default=1500, ge=0)
 

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -20,7 +20,7 @@ from apps.query_api.errors import ApiError
 from apps.query_api.prompt import Turn
 from apps.query_api.rag import RagEngine, Retrieval
 from apps.query_api.requests import read_model
-from apps.query_api.sse import KEEPALIVE_SECONDS, SSE_HEADERS
+from apps.query_api.sse import event_stream
 from schemas.api import Source
 from schemas.openai_api import (
     RAGSTREAM_MODEL,
@@ -64,7 +64,7 @@ async def chat_completions(request: Request) -> Response:
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         events = _stream(engine, question, history, body, completion_id, created, include_usage=include_usage)
-        return EventSourceResponse(events, headers=SSE_HEADERS, ping=KEEPALIVE_SECONDS)
+        return event_stream(request, events)
     retrieval = await engine.retrieve(question, body)
     parts: list[str] = []
     usage = CompletionUsage(prompt_tokens=0, completion_tokens=0, total_tokens=0)

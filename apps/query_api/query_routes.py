@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -16,10 +16,9 @@ from apps.query_api.metrics import ANSWER_ERRORS, observe_answer
 from apps.query_api.rag import RagEngine, Retrieval, Turnstart
 from apps.query_api.requests import read_model
 from apps.query_api.sse import (
-    KEEPALIVE_SECONDS,
-    SSE_HEADERS,
     done_event,
     error_event,
+    event_stream,
     sources_event,
     token_event,
 )
@@ -39,9 +38,7 @@ async def query(request: Request) -> Response:
     turn = await engine.begin(body)
     if not body.stream:
         return await _answer_json(engine, body, turn)
-    return EventSourceResponse(
-        _answer_events(engine, body, turn), headers=SSE_HEADERS, ping=KEEPALIVE_SECONDS
-    )
+    return event_stream(request, _answer_events(engine, body, turn))
 
 
 async def _answer_json(engine: RagEngine, body: QueryRequest, turn: Turnstart) -> Response:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from pydantic import BaseModel
-from sse_starlette import ServerSentEvent
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.requests import Request
 
 from schemas.api import DoneEvent, ErrorDetail, Source, SourcesEvent, TokenEvent
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-KEEPALIVE_SECONDS = 10
+
+
+def event_stream(request: Request, events: AsyncIterator[ServerSentEvent]) -> EventSourceResponse:
+    """The streamed response: headers that keep proxies from buffering, and keep-alive comments
+    (`RAGSTREAM_SSE_KEEPALIVE_SECONDS`) while retrieval or the model is slow."""
+    keepalive: float = request.app.state.settings.sse_keepalive_seconds
+    return EventSourceResponse(events, headers=SSE_HEADERS, ping=keepalive)
 
 
 def _event(name: str, body: BaseModel) -> ServerSentEvent:

@@ -44,8 +44,8 @@ def parse_and_chunk(data: bytes, filename: str, content_type: str, policy: Chunk
 class DocumentParser:
     def __init__(self, policy: ChunkingPolicy, *, workers: int = 1, timeout: float = 300.0) -> None:
         self.policy = policy
+        self.timeout = timeout
         self._workers = workers
-        self._timeout = timeout
         self._pool: ProcessPoolExecutor | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
@@ -69,11 +69,11 @@ class DocumentParser:
             self._executor(), parse_and_chunk, data, event.filename, event.content_type, self.policy
         )
         try:
-            chunks = await asyncio.wait_for(future, self._timeout)
+            chunks = await asyncio.wait_for(future, self.timeout)
         except TimeoutError:
             self._replace_pool()
             raise DocumentError(
-                f"parsing took longer than {self._timeout:.0f}s (RAGSTREAM_PARSE_TIMEOUT); split the document"
+                f"parsing took longer than {self.timeout:.0f}s (RAGSTREAM_PARSE_TIMEOUT); split the document"
             ) from None
         except BrokenProcessPool:
             self._replace_pool()

@@ -103,6 +103,7 @@ async def llm_api(
         embedding_model="all-MiniLM-L6-v2",
         chat_model="stub-model",
         openai_max_retries=0,
+        sse_keepalive_seconds=0.2,
     )
     async with running_system(settings, ["api"]) as system:
         yield Api(settings, system, await index_chunks(system, settings))
@@ -245,6 +246,28 @@ async def test_a_client_disconnect_stops_the_llm_and_keeps_the_partial_answer(
 
 async def _true_if(condition: bool) -> bool:
     return condition
+
+
+async def test_keepalive_comments_flow_while_the_model_is_slow(llm_api: Api, chat: OpenAIStub) -> None:
+    chat.delta_delay = 0.6
+    async with (
+        llm_api.client() as client,
+        client.stream("POST", "/v1/query", json={"query": "What is sourdough fed with?"}) as response,
+    ):
+        lines = [line async for line in response.aiter_lines()]
+    assert any(line.startswith(": ping") for line in lines), lines
+    assert "event: done" in lines
+
+
+async def test_metrics_count_requests_and_answers(extractive_api: Api) -> None:
+    async with extractive_api.client() as client:
+        await client.post("/v1/query", json={"query": "What causes tides?", "stream": False})
+        await client.get("/v1/documents/not-a-uuid")
+        metrics = (await client.get("/metrics")).text
+    assert 'ragstream_http_requests_total{method="POST",route="/v1/query",status="200"}' in metrics
+    assert 'ragstream_http_requests_total{method="GET",route="/v1/documents/{id}",status="422"}' in metrics
+    assert 'ragstream_query_step_seconds_count{step="search"}' in metrics
+    assert "ragstream_query_time_to_first_token_seconds_bucket" in metrics
 
 
 async def test_fifty_concurrent_streams_all_complete_in_order(extractive_api: Api) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 import pytest
 
 from apps.common.tokenizer import count_tokens
 from apps.stream_processors.chunking import ChunkingPolicy
-from apps.stream_processors.parsing import parse_and_chunk
+from apps.stream_processors.parsing import DocumentParser, parse_and_chunk
 from apps.stream_processors.partitioning import configure_offline
 from apps.stream_processors.stage import DocumentError
+from schemas.events import DocumentReady
 from tests import documents
 from tests.documents import DOCX, PAGE_TEXTS, PDF
 
@@ -70,3 +74,38 @@ def test_unparseable_documents_are_document_errors(
 ) -> None:
     with pytest.raises(DocumentError, match=message):
         parse_and_chunk(data, filename, content_type, ChunkingPolicy(size=200, overlap=30))
+
+
+async def test_the_worker_pool_parses_and_fails_a_slow_document_alone() -> None:
+    """A document past the time limit fails with a message; the pool is replaced and parses on."""
+    parser = DocumentParser(ChunkingPolicy(size=200, overlap=30), workers=1, timeout=60)
+    try:
+        await parser.start()
+        event = ready_event("notes.txt", "text/plain")
+        chunks = await parser.chunk(b"Parsing runs in a worker process.", event)
+        assert chunks[0].text == "Parsing runs in a worker process."
+
+        parser.timeout = 0.001
+        with pytest.raises(DocumentError, match="parsing took longer than"):
+            await parser.chunk(b"A document that cannot be parsed within a millisecond. " * 500, event)
+
+        parser.timeout = 60
+        chunks = await parser.chunk(b"The next document parses as usual.", event)
+        assert chunks[0].text == "The next document parses as usual."
+    finally:
+        parser.close()
+
+
+def ready_event(filename: str, content_type: str) -> DocumentReady:
+    return DocumentReady(
+        document_id=uuid.uuid4(),
+        version="v1",
+        workflow_id="upload:test",
+        collection="documents",
+        bucket="bucket",
+        key=filename,
+        filename=filename,
+        content_type=content_type,
+        size=1,
+        uploaded_at=datetime.now(UTC),
+    )
