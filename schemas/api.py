@@ -76,6 +76,9 @@ class DoneEvent(BaseModel):
     conversation_id: UUID
     message_id: UUID
     model: str
+    collection: str | None = Field(
+        default=None, description="the collection generation the sources came from"
+    )
     usage: Usage
     timings: Timings
 
@@ -152,6 +155,8 @@ class Document(BaseModel):
     version: str
     content_sha256: str | None
     chunk_count: int
+    indexed_version: str | None = Field(description="the version whose chunks are searchable")
+    collection: str = Field(description="the alias of the collections the document is indexed in")
     workflow_id: str | None
     uploaded_at: datetime
     indexed_at: datetime | None

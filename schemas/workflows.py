@@ -57,6 +57,7 @@ class RegisteredDocument(BaseModel):
     document_id: UUID
     unchanged: bool = False
     chunk_count: int = 0
+    indexed_version: str | None = Field(default=None, description="the version whose chunks are indexed")
 
 
 class IndexingResult(BaseModel):
@@ -83,6 +84,7 @@ class Finalization(BaseModel):
     chunk_count: int = 0
     error: str | None = None
     note: str | None = Field(default=None, description="what a person should know, e.g. that nothing changed")
+    indexed_version: str | None = Field(default=None, description="the version whose chunks are indexed")
 
 
 class UploadOutcome(BaseModel):

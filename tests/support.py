@@ -44,6 +44,7 @@ async def isolated_settings(stack: LocalStack, directory: Path, **overrides: Any
         "s3_bucket": f"bucket-{tag}",
         "s3_events_sqs_queue_url": stack.s3.queue_url(queue),
         "qdrant_url": str(directory / "qdrant"),
+        "qdrant_collection": f"docs_{tag}",
         "api_port": free_port(),
         "indexing_timeout": "PT2M",
     }

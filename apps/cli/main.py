@@ -88,6 +88,33 @@ def ask(
 
 
 @app.command()
+def reindex(
+    source: Annotated[
+        str, typer.Option("--from", help="document.ready (re-parse) or document.chunked (re-embed only)")
+    ] = "document.ready",
+    chunk_size: Annotated[int | None, typer.Option(help="tokens per chunk (default: as live)")] = None,
+    chunk_overlap: Annotated[int | None, typer.Option(help="tokens of overlap (default: as live)")] = None,
+    embedding_model: Annotated[str | None, typer.Option(help="embedding model (default: as live)")] = None,
+    drop: Annotated[str | None, typer.Option(help="drop this old generation instead")] = None,
+    wait: Annotated[bool, typer.Option(help="show progress until the new generation is live")] = True,
+    timeout: Annotated[float, typer.Option(help="seconds to wait")] = 3600.0,
+) -> None:
+    """Rebuild the index into a new generation by replaying a topic; it goes live when complete."""
+    from apps.cli.reindex import run_drop, run_reindex
+
+    settings = _settings()
+    if drop:
+        raise typer.Exit(run_drop(settings, drop))
+    request = {
+        "source": source,
+        "chunk_size": chunk_size,
+        "chunk_overlap": chunk_overlap,
+        "embedding_model": embedding_model,
+    }
+    raise typer.Exit(run_reindex(settings, request, wait=wait, timeout=timeout))
+
+
+@app.command()
 def status() -> None:
     """Show where the running system is and what it has indexed."""
     from apps.cli.status import run_status

@@ -19,21 +19,23 @@ from starlette.applications import Starlette
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from apps.common.build_settings import build_settings
 from apps.common.database import migrate, open_pool
-from apps.common.embeddings import Embedder, make_embedder
+from apps.common.embeddings import Embedder, Embedders
+from apps.common.generations import LiveGenerations, ensure_live_generation
 from apps.common.kafka import ensure_topics, make_broker
 from apps.common.llm import make_chat_model
 from apps.common.s3 import s3_client, sqs_client
 from apps.common.settings import Settings
 from apps.common.temporal import LazyTemporal, connect
-from apps.common.vector_store import VectorStore, ensure_live_collection, open_vector_store
+from apps.common.vector_store import VectorStore, open_vector_store
 from apps.ingest_workflows.intake import poll_sqs, subscribe_s3_events
 from apps.ingest_workflows.worker import build_worker
 from apps.query_api.app import ApiResources, create_app
 from apps.query_api.server import ApiServer, api_server
 from apps.stream_processors.app import Resources, register_stages
-from apps.stream_processors.chunk_policy import chunking_policy
 from apps.stream_processors.parsing import DocumentParser
+from apps.stream_processors.replay import ReplayCoordinator
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ class System:
     components: Collection[Component]
     store: VectorStore | None = None
     embedder: Embedder | None = None
+    embedders: Embedders = field(init=False)
+    generations: LiveGenerations = field(init=False)
     broker: KafkaBroker | None = None
     temporal: Client | None = None
     api_url: str | None = None
@@ -71,22 +75,25 @@ async def running_system(settings: Settings, components: Collection[Component]) 
     if unknown:
         raise ValueError(f"unknown components: {', '.join(sorted(unknown))}")
     system = System(settings, components)
+    system.embedders = Embedders(settings)
     needs_search = {"api", "processors"} & set(components)
     needs_kafka = {"processors", "worker", "intake"} & set(components)
     async with contextlib.AsyncExitStack() as stack:
         await migrate(settings.database_url)
         pool = await open_pool(settings.database_url)
         stack.push_async_callback(pool.close)
+        system.generations = LiveGenerations(pool)
         if needs_search:
             system.store = open_vector_store(settings)
             stack.push_async_callback(system.store.close)
-            system.embedder = make_embedder(settings)
+            build = build_settings(
+                settings.resolved_embedding_model, settings.chunk_size, settings.chunk_overlap
+            )
+            live = await ensure_live_generation(pool, system.store, settings.qdrant_collection, build)
+            system.embedder = system.embedders.get(live.embedding_model)
             # Loading the local model takes seconds: now, beside the parser's start, not on a first question.
             warm_up = asyncio.create_task(system.embedder.warm_up())
             stack.push_async_callback(_cancel, [warm_up])
-            await ensure_live_collection(
-                system.store, settings.qdrant_collection, system.embedder.spec.dimensions
-            )
         if needs_kafka:
             await ensure_topics(settings)
             system.temporal = await connect(settings)
@@ -99,16 +106,24 @@ async def running_system(settings: Settings, components: Collection[Component]) 
         )
 
         if "processors" in components:
-            store, embedder = _required(system.store), _required(system.embedder)
             broker, temporal = _required(system.broker), _required(system.temporal)
             parser = DocumentParser(
-                chunking_policy(settings),
-                workers=settings.parse_workers,
-                timeout=settings.parse_timeout.total_seconds(),
+                workers=settings.parse_workers, timeout=settings.parse_timeout.total_seconds()
             )
             stack.callback(parser.close)
             await parser.start()
-            register_stages(broker, Resources(settings, s3, embedder, store, pool, temporal, parser))
+            resources = Resources(
+                settings=settings,
+                s3=s3,
+                embedders=system.embedders,
+                store=_required(system.store),
+                pool=pool,
+                temporal=temporal,
+                parser=parser,
+                generations=system.generations,
+            )
+            register_stages(broker, resources)
+            coordinator = ReplayCoordinator(resources, broker)
         if "intake" in components:
             broker, temporal = _required(system.broker), _required(system.temporal)
             if settings.s3_events_from_kafka:
@@ -125,9 +140,15 @@ async def running_system(settings: Settings, components: Collection[Component]) 
             await warm_up
         if system.broker is not None:
             await system.broker.start()
+        if "processors" in components:
+            replays = asyncio.create_task(coordinator.run(), name="replay-coordinator")
+            system.tasks.append(replays)
+            stack.push_async_callback(_cancel, [replays])
         if "worker" in components:
             broker, temporal = _required(system.broker), _required(system.temporal)
-            worker = build_worker(temporal, settings, pool=pool, s3=s3, broker=broker)
+            worker = build_worker(
+                temporal, settings, pool=pool, s3=s3, broker=broker, generations=system.generations
+            )
             system.tasks.append(asyncio.create_task(worker.run(), name="temporal-worker"))
             stack.push_async_callback(_shutdown_worker, worker)
         if "api" in components:
@@ -136,7 +157,8 @@ async def running_system(settings: Settings, components: Collection[Component]) 
                     settings=settings,
                     pool=pool,
                     store=_required(system.store),
-                    embedder=_required(system.embedder),
+                    embedders=system.embedders,
+                    generations=system.generations,
                     chat=make_chat_model(settings),
                     temporal=LazyTemporal(settings, system.temporal),
                 )

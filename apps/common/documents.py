@@ -13,8 +13,8 @@ from schemas.workflows import Finalization, RegisteredDocument, ValidatedObject
 DocumentStatus = Literal["pending", "indexing", "complete", "failed", "deleted"]
 
 _COLUMNS = (
-    "id, bucket, s3_key, filename, content_type, size_bytes, status, error_message, version, "
-    "content_sha256, chunk_count, workflow_id, uploaded_at, indexed_at, updated_at, metadata"
+    "id, bucket, s3_key, filename, content_type, size_bytes, status, error_message, version, content_sha256,"
+    " chunk_count, workflow_id, uploaded_at, indexed_at, updated_at, metadata, indexed_version, collection"
 )
 
 
@@ -36,6 +36,8 @@ async def register_version(
     change: S3ObjectChange,
     validated: ValidatedObject,
     workflow_id: str,
+    *,
+    collection: str,
 ) -> RegisteredDocument | None:
     """Record that `change`'s version is being indexed (or failed validation).
 
@@ -47,7 +49,7 @@ async def register_version(
     uploaded_at = change.event_time or datetime.now(UTC)
     async with pool.connection() as conn, conn.transaction():
         cur = await conn.execute(
-            "SELECT version, sequencer, content_sha256, status, chunk_count FROM documents"
+            "SELECT version, sequencer, content_sha256, status, chunk_count, indexed_version FROM documents"
             " WHERE bucket = %s AND s3_key = %s FOR UPDATE",
             (change.bucket, change.key),
         )
@@ -71,14 +73,14 @@ async def register_version(
         )
         await conn.execute(
             "INSERT INTO documents (id, bucket, s3_key, filename, content_type, size_bytes, status,"
-            " error_message, version, sequencer, content_sha256, workflow_id, uploaded_at, updated_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())"
+            " error_message, version, sequencer, content_sha256, workflow_id, uploaded_at, collection,"
+            " updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())"
             " ON CONFLICT (bucket, s3_key) DO UPDATE SET filename = EXCLUDED.filename,"
             " content_type = EXCLUDED.content_type, size_bytes = EXCLUDED.size_bytes,"
             " status = EXCLUDED.status, error_message = EXCLUDED.error_message,"
             " version = EXCLUDED.version, sequencer = EXCLUDED.sequencer,"
             " content_sha256 = EXCLUDED.content_sha256, workflow_id = EXCLUDED.workflow_id,"
-            " uploaded_at = EXCLUDED.uploaded_at, updated_at = now()",
+            " uploaded_at = EXCLUDED.uploaded_at, collection = EXCLUDED.collection, updated_at = now()",
             (
                 document_id,
                 change.bucket,
@@ -93,10 +95,17 @@ async def register_version(
                 validated.sha256,
                 workflow_id,
                 uploaded_at,
+                collection,
             ),
         )
-    chunk_count = previous["chunk_count"] if unchanged and previous else 0
-    return RegisteredDocument(document_id=document_id, unchanged=unchanged, chunk_count=chunk_count)
+    if unchanged and previous:
+        return RegisteredDocument(
+            document_id=document_id,
+            unchanged=True,
+            chunk_count=previous["chunk_count"],
+            indexed_version=previous["indexed_version"] or previous["version"],
+        )
+    return RegisteredDocument(document_id=document_id)
 
 
 async def finalize(pool: Pool, outcome: Finalization) -> bool:
@@ -106,7 +115,8 @@ async def finalize(pool: Pool, outcome: Finalization) -> bool:
             "UPDATE documents SET status = %s, chunk_count = %s, error_message = %s,"
             " indexed_at = CASE WHEN %s = 'complete' THEN now() ELSE indexed_at END, updated_at = now(),"
             " metadata = CASE WHEN %s::text IS NULL THEN metadata - 'note'"
-            " ELSE metadata || jsonb_build_object('note', %s::text) END"
+            " ELSE metadata || jsonb_build_object('note', %s::text) END,"
+            " indexed_version = CASE WHEN %s = 'complete' THEN coalesce(%s, version) ELSE indexed_version END"
             " WHERE id = %s AND version = %s",
             (
                 outcome.status,
@@ -115,6 +125,8 @@ async def finalize(pool: Pool, outcome: Finalization) -> bool:
                 outcome.status,
                 outcome.note,
                 outcome.note,
+                outcome.status,
+                outcome.indexed_version,
                 outcome.document_id,
                 outcome.version,
             ),

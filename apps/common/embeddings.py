@@ -19,7 +19,7 @@ import numpy.typing as npt
 from openai import AsyncOpenAI
 
 from apps.common.openai_client import openai_client
-from apps.common.settings import Settings
+from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL, Settings
 from apps.common.tokenizer import count_tokens
 
 log = logging.getLogger(__name__)
@@ -52,15 +52,12 @@ MODEL_SPECS: dict[str, EmbeddingModelSpec] = {
 }
 
 
-def model_spec(settings: Settings) -> EmbeddingModelSpec:
-    name = settings.resolved_embedding_model
+def spec_of(name: str) -> EmbeddingModelSpec:
     try:
         return MODEL_SPECS[name]
     except KeyError:
         known = ", ".join(MODEL_SPECS)
-        raise ValueError(
-            f"unknown embedding model {name!r}: RAGSTREAM_EMBEDDING_MODEL must be one of {known}"
-        ) from None
+        raise ValueError(f"unknown embedding model {name!r}: ragstream knows {known}") from None
 
 
 class Embedder(Protocol):
@@ -164,8 +161,23 @@ class OpenAIEmbedder:
         return _normalise(np.concatenate(rows))
 
 
-def make_embedder(settings: Settings) -> Embedder:
-    spec = model_spec(settings)
-    if spec.name == "all-MiniLM-L6-v2":
-        return LocalEmbedder(spec)
-    return OpenAIEmbedder(spec, openai_client(settings))
+class Embedders:
+    """One embedder per model, made on first use: generations built with different models coexist."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._by_model: dict[str, Embedder] = {}
+
+    def get(self, model: str) -> Embedder:
+        if model not in self._by_model:
+            spec = spec_of(model)
+            local = spec.name == DEFAULT_LOCAL_EMBEDDING_MODEL
+            self._by_model[model] = (
+                LocalEmbedder(spec) if local else OpenAIEmbedder(spec, openai_client(self._settings))
+            )
+        return self._by_model[model]
+
+    @property
+    def default(self) -> Embedder:
+        """The embedder of `RAGSTREAM_EMBEDDING_MODEL` (or its default)."""
+        return self.get(self._settings.resolved_embedding_model)

@@ -81,16 +81,6 @@ class VectorStore(Protocol):
     async def close(self) -> None: ...
 
 
-async def ensure_live_collection(store: VectorStore, alias: str, dimensions: int) -> str:
-    """The collection `alias` points at; on first use, create generation 1 and point the alias at it."""
-    target = await store.resolve(alias)
-    if target == alias:
-        target = f"{alias}_g1"
-        await store.ensure_collection(target, dimensions)
-        await store.set_alias(alias, target)
-    return target
-
-
 def open_vector_store(settings: Settings) -> VectorStore:
     """The server adapter for an http(s) URL, else the embedded engine on the local path."""
     url = settings.qdrant_url

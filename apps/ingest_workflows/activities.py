@@ -17,6 +17,7 @@ from temporalio import activity
 
 from apps.common import documents, file_types
 from apps.common.database import Pool
+from apps.common.generations import LiveGenerations
 from apps.common.kafka import publish_event
 from apps.common.settings import Settings
 from schemas.events import DocumentReady
@@ -40,6 +41,7 @@ class IngestActivities:
     pool: Pool
     s3: Any
     broker: KafkaBroker
+    generations: LiveGenerations
 
     def all(self) -> list[Any]:
         return [
@@ -86,17 +88,25 @@ class IngestActivities:
     @activity.defn(name="register_document")
     async def register_document(self, registration: Registration) -> RegisteredDocument | None:
         request, validated = registration.request, registration.validated
-        return await documents.register_version(self.pool, request.change, validated, request.workflow_id)
+        return await documents.register_version(
+            self.pool,
+            request.change,
+            validated,
+            request.workflow_id,
+            collection=self.settings.qdrant_collection,
+        )
 
     @activity.defn(name="publish_document_ready")
     async def publish_document_ready(self, publication: Publication) -> None:
         request, validated = publication.request, publication.validated
         change = request.change
+        # The chunks go to the generation live now: a reindex replays what arrives meanwhile.
+        live = await self.generations.get(self.settings.qdrant_collection)
         event = DocumentReady(
             document_id=request.document_id,
             version=change.version,
             workflow_id=request.workflow_id,
-            collection=self.settings.qdrant_collection,
+            collection=live.name if live else self.settings.qdrant_collection,
             operation="delete" if change.kind == "removed" else "index",
             bucket=change.bucket,
             key=change.key,

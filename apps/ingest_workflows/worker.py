@@ -9,13 +9,22 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from apps.common.database import Pool
+from apps.common.generations import LiveGenerations
 from apps.common.settings import Settings
 from apps.ingest_workflows.activities import IngestActivities
 from apps.ingest_workflows.workflows import UploadWorkflow
 
 
-def build_worker(client: Client, settings: Settings, *, pool: Pool, s3: Any, broker: KafkaBroker) -> Worker:
-    activities = IngestActivities(settings=settings, pool=pool, s3=s3, broker=broker)
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    pool: Pool,
+    s3: Any,
+    broker: KafkaBroker,
+    generations: LiveGenerations,
+) -> Worker:
+    activities = IngestActivities(settings=settings, pool=pool, s3=s3, broker=broker, generations=generations)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,

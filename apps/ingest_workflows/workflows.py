@@ -95,6 +95,7 @@ class UploadWorkflow:
                 version=change.version,
                 status="complete",
                 chunk_count=registered.chunk_count,
+                indexed_version=registered.indexed_version,
                 note=(
                     "content unchanged (same sha256 as the indexed version): "
                     f"kept its {registered.chunk_count} chunks, skipped parsing and embedding"

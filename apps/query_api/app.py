@@ -13,7 +13,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from apps.common.database import Pool
-from apps.common.embeddings import Embedder
+from apps.common.embeddings import Embedders
+from apps.common.generations import LiveGenerations
 from apps.common.llm import ChatModel
 from apps.common.settings import Settings
 from apps.common.temporal import LazyTemporal
@@ -21,6 +22,7 @@ from apps.common.vector_store import VectorStore
 from apps.query_api import (
     conversation_routes,
     document_routes,
+    generation_routes,
     health_routes,
     metrics,
     openai_routes,
@@ -35,6 +37,7 @@ from apps.query_api.openapi import Endpoint, Handler, openapi_document
 from apps.query_api.rag import RagEngine
 from schemas import api
 from schemas import openai_api as oai
+from schemas.generations import GenerationList, GenerationWithPoints, ReindexRequest
 from schemas.s3_events import S3EventNotification
 
 API_VERSION = "1.0.0"
@@ -147,6 +150,42 @@ ENDPOINTS: list[Endpoint] = [
         errors=(400, 413, 422),
     ),
     Endpoint(
+        "GET",
+        "/v1/generations",
+        generation_routes.list_generations,
+        "The collection generations: which is live, how each was built, their sizes",
+        "generations",
+        responses={200: GenerationList},
+    ),
+    Endpoint(
+        "POST",
+        "/v1/generations",
+        generation_routes.request_reindex,
+        "Reindex: build a new generation by replaying a topic; it goes live when complete",
+        "generations",
+        request=ReindexRequest,
+        responses={202: GenerationWithPoints},
+        errors=(400, 409, 413, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/generations/{name}",
+        generation_routes.get_generation,
+        "A generation and the progress of building it",
+        "generations",
+        responses={200: GenerationWithPoints},
+        errors=(404,),
+    ),
+    Endpoint(
+        "DELETE",
+        "/v1/generations/{name}",
+        generation_routes.drop_generation,
+        "Drop a generation that is no longer live",
+        "generations",
+        responses={204: None},
+        errors=(404, 409),
+    ),
+    Endpoint(
         "POST",
         "/v1/chat/completions",
         openai_routes.chat_completions,
@@ -202,7 +241,8 @@ class ApiResources:
     settings: Settings
     pool: Pool
     store: VectorStore
-    embedder: Embedder
+    embedders: Embedders
+    generations: LiveGenerations
     chat: ChatModel
     temporal: LazyTemporal
 
@@ -258,7 +298,8 @@ def create_app(resources: ApiResources) -> Starlette:
     app.state.engine = RagEngine(
         resources.settings,
         store=resources.store,
-        embedder=resources.embedder,
+        embedders=resources.embedders,
+        generations=resources.generations,
         chat=resources.chat,
         conversations=conversations,
     )

@@ -19,6 +19,10 @@ from schemas.api import ErrorResponse
 
 Handler = Callable[[Request], Awaitable[Response]]
 JsonSchemaMode = Literal["validation", "serialization"]
+_PATH_SCHEMAS = {
+    "id": {"type": "string", "format": "uuid"},
+    "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,128}$"},
+}
 ERROR_DESCRIPTIONS = {
     400: "The body is not JSON",
     401: "Missing or wrong credentials (when RAGSTREAM_API_TOKEN or a JWT key is set)",
@@ -109,7 +113,7 @@ def _operation(endpoint: Endpoint, refs: SchemaRefs, *, secured: bool) -> dict[s
         "responses": responses,
     }
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+        {"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMAS[name]}
         for name in endpoint.path_parameters
     ]
     if endpoint.query is not None:

@@ -61,6 +61,7 @@ async def _answer_json(engine: RagEngine, body: QueryRequest, turn: Turnstart) -
         conversation_id=turn.conversation_id,
         message_id=message_id,
         model=engine.chat.name,
+        collection=retrieval.collection,
         usage=usage,
         timings=timings,
         answer=answer,
@@ -94,6 +95,7 @@ async def _answer_events(
             conversation_id=turn.conversation_id,
             message_id=message_id,
             model=engine.chat.name,
+            collection=retrieval.collection,
             usage=usage,
             timings=timings,
         )

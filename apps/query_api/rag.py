@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from apps.common.embeddings import Embedder
+from apps.common.embeddings import Embedders
+from apps.common.generations import LiveGenerations
 from apps.common.llm import ChatModel, ChatRequest
 from apps.common.settings import Settings
 from apps.common.vector_store import CollectionNotFound, SearchFilter, VectorStore
@@ -37,6 +38,7 @@ class Retrieval:
     sources: list[Source]
     embed_ms: float
     search_ms: float
+    collection: str | None = None
 
 
 def _ms(since: float) -> float:
@@ -49,13 +51,15 @@ class RagEngine:
         settings: Settings,
         *,
         store: VectorStore,
-        embedder: Embedder,
+        embedders: Embedders,
+        generations: LiveGenerations,
         chat: ChatModel,
         conversations: ConversationStore,
     ) -> None:
         self.settings = settings
         self.store = store
-        self.embedder = embedder
+        self.embedders = embedders
+        self.generations = generations
         self.chat = chat
         self.conversations = conversations
 
@@ -75,8 +79,13 @@ class RagEngine:
 
     async def retrieve(self, query: str, options: RetrievalOptions) -> Retrieval:
         """The chunks that best match `query`, within the options' filters."""
+        # The live generation says which collection to search and with which model to embed:
+        # after a reindex switches it, the next question follows, with no restart.
+        generation = await self.generations.get(self.settings.qdrant_collection)
+        if generation is None:
+            return Retrieval([], 0.0, 0.0)
         t0 = time.perf_counter()
-        vector = (await self.embedder.embed([query]))[0]
+        vector = (await self.embedders.get(generation.embedding_model).embed([query]))[0]
         embed_ms = _ms(t0)
         t1 = time.perf_counter()
         where = SearchFilter(
@@ -86,7 +95,7 @@ class RagEngine:
         )
         try:
             hits = await self.store.search(
-                self.settings.qdrant_collection,
+                generation.name,
                 vector,
                 limit=options.top_k or self.settings.query_top_k,
                 where=where,
@@ -105,7 +114,7 @@ class RagEngine:
             )
             for hit in hits
         ]
-        return Retrieval(sources, embed_ms, _ms(t1))
+        return Retrieval(sources, embed_ms, _ms(t1), generation.name)
 
     def chat_request(self, query: str, history: list[Turn], retrieval: Retrieval) -> ChatRequest:
         """What the chat model is asked: DESIGN.md's prompt, and the passages for extractive answers."""

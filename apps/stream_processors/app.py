@@ -13,18 +13,29 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from temporalio.client import Client
 
 from apps.common.database import Pool
-from apps.common.embeddings import Embedder
+from apps.common.embeddings import Embedder, Embedders
+from apps.common.generations import LiveGenerations
 from apps.common.kafka import consumer_options, publish_event
 from apps.common.settings import Settings
 from apps.common.vector_store import VectorStore
 from apps.stream_processors import progress
+from apps.stream_processors.chunking import ChunkingPolicy
 from apps.stream_processors.embed import embed
 from apps.stream_processors.parse import parse
 from apps.stream_processors.parsing import DocumentParser
 from apps.stream_processors.report import report
 from apps.stream_processors.stage import FailedMessage, Stage
 from apps.stream_processors.upsert import upsert
-from schemas.events import DocumentChunked, DocumentEmbedded, DocumentFailed, DocumentIndexed, DocumentReady
+from schemas.events import (
+    Chunk,
+    DocumentChunked,
+    DocumentEmbedded,
+    DocumentFailed,
+    DocumentIndexed,
+    DocumentReady,
+    DocumentRef,
+)
+from schemas.generations import Generation
 from schemas.topics import (
     DOCUMENT_CHUNKED,
     DOCUMENT_EMBEDDED,
@@ -40,11 +51,30 @@ class Resources:
 
     settings: Settings
     s3: Any
-    embedder: Embedder
+    embedders: Embedders
     store: VectorStore
     pool: Pool
     temporal: Client
     parser: DocumentParser
+    generations: LiveGenerations
+
+    async def generation_of(self, event: DocumentRef) -> Generation:
+        """How the event's target collection is built (its chunking, its embedding model)."""
+        generation = await self.generations.for_collection(event.collection)
+        if generation is None:
+            raise RuntimeError(f"no generation {event.collection!r}: see `ragstream status`")
+        return generation
+
+    async def download(self, event: DocumentReady) -> bytes:
+        """The object version's bytes, from S3."""
+        kwargs = {"Bucket": event.bucket, "Key": event.key}
+        if event.version_id:
+            kwargs["VersionId"] = event.version_id
+        response = await self.s3.get_object(**kwargs)
+        body = response["Body"]
+        async with body:
+            data: bytes = await body.read()
+        return data
 
 
 def _failed_message(message: KafkaMessage) -> FailedMessage:
@@ -67,21 +97,19 @@ def register_stages(broker: KafkaBroker, resources: Resources) -> None:
             backoff_seconds=settings.stage_retry_backoff_seconds,
         )
 
-    async def download(event: DocumentReady) -> bytes:
-        kwargs = {"Bucket": event.bucket, "Key": event.key}
-        if event.version_id:
-            kwargs["VersionId"] = event.version_id
-        response = await resources.s3.get_object(**kwargs)
-        body = response["Body"]
-        async with body:
-            data: bytes = await body.read()
-        return data
+    async def chunk_document(data: bytes, event: DocumentReady) -> list[Chunk]:
+        generation = await resources.generation_of(event)
+        policy = ChunkingPolicy(size=generation.chunk_size, overlap=generation.chunk_overlap)
+        return await resources.parser.chunk(data, event, policy)
+
+    async def embedder_for(event: DocumentChunked) -> Embedder:
+        return resources.embedders.get((await resources.generation_of(event)).embedding_model)
 
     @broker.subscriber(topic(DOCUMENT_READY), group_id=settings.consumer_group("parse"), **options)
     async def on_ready(event: DocumentReady, message: KafkaMessage) -> None:
         chunked = await stage("parse").run(
             [event],
-            lambda: parse(event, download=download, chunk_document=resources.parser.chunk),
+            lambda: parse(event, download=resources.download, chunk_document=chunk_document),
             messages=[_failed_message(message)],
         )
         for out in chunked or []:
@@ -99,7 +127,7 @@ def register_stages(broker: KafkaBroker, resources: Resources) -> None:
         records: tuple[Any, ...] = message.raw_message  # a batch: one record per event
         failed = [FailedMessage(topic=r.topic, key=r.key, body=r.value) for r in records]
         embedded = await stage("embed").run(
-            list(events), lambda: embed(events, embedder=resources.embedder), messages=failed
+            list(events), lambda: embed(events, embedder_for=embedder_for), messages=failed
         )
         for out in embedded or []:
             await publish_event(broker, topic(DOCUMENT_EMBEDDED), out)

@@ -42,8 +42,7 @@ def parse_and_chunk(data: bytes, filename: str, content_type: str, policy: Chunk
 
 
 class DocumentParser:
-    def __init__(self, policy: ChunkingPolicy, *, workers: int = 1, timeout: float = 300.0) -> None:
-        self.policy = policy
+    def __init__(self, *, workers: int = 1, timeout: float = 300.0) -> None:
         self.timeout = timeout
         self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
@@ -63,10 +62,10 @@ class DocumentParser:
         pool = self._executor()
         await asyncio.gather(*(loop.run_in_executor(pool, _warm_up) for _ in range(self._workers)))
 
-    async def chunk(self, data: bytes, event: DocumentReady) -> list[Chunk]:
+    async def chunk(self, data: bytes, event: DocumentReady, policy: ChunkingPolicy) -> list[Chunk]:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(
-            self._executor(), parse_and_chunk, data, event.filename, event.content_type, self.policy
+            self._executor(), parse_and_chunk, data, event.filename, event.content_type, policy
         )
         try:
             chunks = await asyncio.wait_for(future, self.timeout)

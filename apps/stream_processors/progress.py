@@ -32,3 +32,25 @@ async def record_batch(pool: Pool, event: DocumentChunked, collection: str) -> i
     if row is None or int(row["batches"]) < event.batch_count:
         return None
     return int(row["chunks"])
+
+
+async def generation_progress(pool: Pool, collection: str, alias: str) -> tuple[int, int, int]:
+    """For a collection being rebuilt: (live documents, those whose indexed version is wholly in
+    it, their chunks). Live documents are the complete ones; deleted and failed ones are not."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "WITH written AS ("
+            " SELECT document_id, version, count(*) AS batches, max(batch_count) AS batch_count,"
+            " sum(chunk_count) AS chunks FROM ingest_batches WHERE collection = %s GROUP BY 1, 2)"
+            " SELECT count(*) AS total,"
+            " count(*) FILTER (WHERE w.batches >= w.batch_count) AS done,"
+            " coalesce(sum(w.chunks) FILTER (WHERE w.batches >= w.batch_count), 0) AS chunks"
+            " FROM documents d LEFT JOIN written w"
+            " ON w.document_id = d.id AND w.version = coalesce(d.indexed_version, d.version)"
+            " WHERE d.status = 'complete' AND d.collection = %s",
+            (collection, alias),
+        )
+        row = await cur.fetchone()
+    if row is None:
+        return 0, 0, 0
+    return int(row["total"]), int(row["done"]), int(row["chunks"])

@@ -78,19 +78,22 @@ def test_unparseable_documents_are_document_errors(
 
 async def test_the_worker_pool_parses_and_fails_a_slow_document_alone() -> None:
     """A document past the time limit fails with a message; the pool is replaced and parses on."""
-    parser = DocumentParser(ChunkingPolicy(size=200, overlap=30), workers=1, timeout=60)
+    parser = DocumentParser(workers=1, timeout=60)
+    policy = ChunkingPolicy(size=200, overlap=30)
     try:
         await parser.start()
         event = ready_event("notes.txt", "text/plain")
-        chunks = await parser.chunk(b"Parsing runs in a worker process.", event)
+        chunks = await parser.chunk(b"Parsing runs in a worker process.", event, policy)
         assert chunks[0].text == "Parsing runs in a worker process."
 
         parser.timeout = 0.001
         with pytest.raises(DocumentError, match="parsing took longer than"):
-            await parser.chunk(b"A document that cannot be parsed within a millisecond. " * 500, event)
+            await parser.chunk(
+                b"A document that cannot be parsed within a millisecond. " * 500, event, policy
+            )
 
         parser.timeout = 60
-        chunks = await parser.chunk(b"The next document parses as usual.", event)
+        chunks = await parser.chunk(b"The next document parses as usual.", event, policy)
         assert chunks[0].text == "The next document parses as usual."
     finally:
         parser.close()

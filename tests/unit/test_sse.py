@@ -111,6 +111,7 @@ def test_done_event() -> None:
         "conversation_id": str(CONVERSATION_ID),
         "message_id": str(MESSAGE_ID),
         "model": "extractive",
+        "collection": None,
         "usage": {"prompt_tokens": 120, "completion_tokens": 17},
         "timings": {
             "embed_ms": 3.5,

@@ -20,13 +20,15 @@ from pydantic import BaseModel
 from temporalio.client import Client
 
 from apps.common.database import Pool
-from apps.common.embeddings import MODEL_SPECS, EmbeddingModelSpec, Vectors
+from apps.common.embeddings import MODEL_SPECS, Embedders, EmbeddingModelSpec, Vectors
+from apps.common.generations import LiveGenerations
 from apps.common.kafka import make_broker
 from apps.common.qdrant_edge_store import QdrantEdgeStore
 from apps.common.settings import Settings
-from apps.common.vector_store import ChunkPoint, SearchFilter, ensure_live_collection
+from apps.common.vector_store import ChunkPoint, SearchFilter
 from apps.stream_processors import progress
 from apps.stream_processors.app import Resources, register_stages
+from apps.stream_processors.chunking import ChunkingPolicy
 from apps.stream_processors.parse import CHUNKS_PER_MESSAGE
 from apps.stream_processors.parsing import DocumentParser
 from apps.stream_processors.stage import DocumentError
@@ -38,6 +40,7 @@ from schemas.events import (
     DocumentIndexed,
     DocumentReady,
 )
+from schemas.generations import Generation
 from schemas.points import ChunkPayload, point_id
 from schemas.topics import (
     DOCUMENT_CHUNKED,
@@ -86,6 +89,39 @@ class FakeS3:
         return {"Body": FakeBody(self.objects[kwargs["Key"]])}
 
 
+GENERATION = Generation(
+    name=f"{COLLECTION}_g1",
+    alias=COLLECTION,
+    number=1,
+    embedding_model=SPEC.name,
+    dimensions=SPEC.dimensions,
+    chunk_size=200,
+    chunk_overlap=30,
+    source="ingestion",
+    status="live",
+    created_at=datetime.now(UTC),
+)
+
+
+class FakeGenerations:
+    """Every collection is built as the live generation is."""
+
+    async def get(self, alias: str) -> Generation:
+        return GENERATION
+
+    async def for_collection(self, name: str) -> Generation:
+        return GENERATION
+
+
+@dataclass
+class FakeEmbedders:
+    embedder: FakeEmbedder
+
+    def get(self, model: str) -> FakeEmbedder:
+        assert model == SPEC.name
+        return self.embedder
+
+
 @dataclass
 class FakeParser:
     """Chunks a document by paragraphs; or fails, as `DocumentParser.chunk` does."""
@@ -93,7 +129,7 @@ class FakeParser:
     error: str | None = None
     calls: list[tuple[bytes, DocumentReady]] = field(default_factory=list)
 
-    async def chunk(self, data: bytes, event: DocumentReady) -> list[Chunk]:
+    async def chunk(self, data: bytes, event: DocumentReady, policy: ChunkingPolicy) -> list[Chunk]:
         self.calls.append((data, event))
         if self.error is not None:
             raise DocumentError(self.error)
@@ -210,7 +246,8 @@ async def _pipeline(
     settings = Settings(_env_file=None, kafka_topic_prefix=PREFIX, **overrides)
     broker = make_broker(settings, client_id="unit")
     store = QdrantEdgeStore(tmp_path / "qdrant")
-    await ensure_live_collection(store, COLLECTION, SPEC.dimensions)
+    await store.ensure_collection(GENERATION.name, GENERATION.dimensions)
+    await store.set_alias(COLLECTION, GENERATION.name)
     pipeline = Pipeline(
         broker=broker,
         s3=FakeS3(),
@@ -225,11 +262,12 @@ async def _pipeline(
     resources = Resources(
         settings=settings,
         s3=pipeline.s3,
-        embedder=pipeline.embedder,
+        embedders=cast(Embedders, FakeEmbedders(pipeline.embedder)),
         store=store,
         pool=cast(Pool, object()),  # only `progress.record_batch` uses it, and that is faked
         temporal=cast(Client, pipeline.temporal),
         parser=cast(DocumentParser, pipeline.parser),
+        generations=cast(LiveGenerations, FakeGenerations()),
     )
     register_stages(broker, resources)
     for topic, received in pipeline.received.items():

@@ -22,7 +22,6 @@ from apps.common.vector_store import (
     CollectionNotFound,
     SearchFilter,
     VectorStore,
-    ensure_live_collection,
 )
 from schemas.points import ChunkPayload, point_id
 
@@ -143,19 +142,6 @@ async def test_ensure_collection_is_idempotent(store: VectorStore) -> None:
 
     assert await store.collection_exists("chunks")
     assert await store.count("chunks") == len(CORPUS)
-
-
-async def test_ensure_live_collection_creates_generation_one_behind_the_alias(store: VectorStore) -> None:
-    assert await store.resolve("documents") == "documents"
-
-    target = await ensure_live_collection(store, "documents", DIMENSIONS)
-
-    assert target == "documents_g1"
-    assert await store.resolve("documents") == "documents_g1"
-    assert await store.collection_exists("documents")
-    assert await store.collection_exists("documents_g1")
-    assert await ensure_live_collection(store, "documents", DIMENSIONS) == "documents_g1"
-    assert not await store.collection_exists("documents_g2")
 
 
 async def test_set_alias_switches_what_the_alias_reads(store: VectorStore) -> None:
@@ -292,16 +278,17 @@ async def test_drop_collection(store: VectorStore) -> None:
 
 
 async def test_dropping_the_live_collection_removes_its_alias(store: VectorStore) -> None:
-    """As a Qdrant server does: no alias is left pointing at a collection that is gone, so
-    `ensure_live_collection` starts the alias over instead of returning a missing collection."""
-    await ensure_live_collection(store, "documents", DIMENSIONS)
+    """As a Qdrant server does: no alias is left pointing at a collection that is gone."""
+    await store.ensure_collection("documents_g1", DIMENSIONS)
+    await store.set_alias("documents", "documents_g1")
 
     await store.drop_collection("documents_g1")
 
     assert await store.resolve("documents") == "documents"
     assert not await store.collection_exists("documents")
-    target = await ensure_live_collection(store, "documents", DIMENSIONS)
-    await store.upsert(target, CORPUS[:1])
+    await store.ensure_collection("documents_g2", DIMENSIONS)
+    await store.set_alias("documents", "documents_g2")
+    await store.upsert("documents", CORPUS[:1])
     assert await store.count("documents") == 1
 
 
