@@ -11,6 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from apps.common.settings import Settings
 from apps.devstack.stack import LocalStack
@@ -19,6 +23,16 @@ from tests.support import isolated_settings
 # Everything the tests run is offline: no telemetry, no model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["DO_NOT_TRACK"] = "true"
+
+
+@pytest.fixture(scope="session")
+def spans() -> InMemorySpanExporter:
+    """Every span this process ends, kept in memory (OpenTelemetry's provider is set once)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return exporter
 
 
 @pytest.fixture(scope="session")

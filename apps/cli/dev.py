@@ -13,6 +13,7 @@ from rich.table import Table
 from apps.cli.run import run_until_stopped
 from apps.cli.system import ALL_COMPONENTS, System
 from apps.common.settings import STACK_ENV_FILE, Settings
+from apps.common.tracing import configure_tracing
 from apps.devstack.stack import LocalStack, run_provision
 
 console = Console(stderr=True)
@@ -55,6 +56,7 @@ def run_dev(port: int) -> None:
             environment = stack.environment(api_port=port)
             os.environ.update(environment)
             settings = Settings(_env_file=None)
+            configure_tracing("ragstream-dev", settings.otlp_traces_endpoint)
             run_provision(settings)
         console.print(
             f"[green]infrastructure up[/] in {time.monotonic() - started:.1f}s; starting the apps..."

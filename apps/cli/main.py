@@ -34,11 +34,15 @@ def _exit(code: int) -> None:
 
 def _run_components(*components: Component) -> None:
     from apps.cli.run import run_until_stopped
+    from apps.common.logs import configure_logging
+    from apps.common.tracing import configure_tracing
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings()
+    configure_logging(json_lines=settings.log_format == "json")
+    configure_tracing(f"ragstream-{'-'.join(components)}", settings.otlp_traces_endpoint)
     code = 0
     try:
-        asyncio.run(run_until_stopped(_settings(), components))
+        asyncio.run(run_until_stopped(settings, components))
     except Exception:
         logging.getLogger("ragstream").exception("stopped on an error")
         code = 1

@@ -15,6 +15,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from apps.common.documents import document_id_for
 from apps.common.settings import Settings
+from apps.common.tracing import tracer
 from schemas.s3_events import S3ObjectChange
 from schemas.workflows import UPLOAD_WORKFLOW, UploadRequest
 
@@ -48,6 +49,14 @@ async def start_upload(
         workflow_id=workflow_id,
         indexing_timeout=settings.indexing_timeout,
     )
+    attributes = {"s3.bucket": change.bucket, "s3.key": change.key, "s3.event": change.event_name}
+    with tracer.start_as_current_span(f"s3 event {change.kind}", attributes=attributes):
+        return await _start(client, settings, change, workflow_id, request)
+
+
+async def _start(
+    client: Client, settings: Settings, change: S3ObjectChange, workflow_id: str, request: UploadRequest
+) -> StartedUpload:
     try:
         handle = await client.start_workflow(
             UPLOAD_WORKFLOW,

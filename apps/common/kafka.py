@@ -14,9 +14,11 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel
 
 from apps.common.settings import Settings
+from apps.common.tracing import inject, tracer
 from schemas.events import DocumentRef
 from schemas.topics import DOCUMENT_READY, TOPIC_MODELS, dlq_topic
 
@@ -56,7 +58,10 @@ def message_key(event: BaseModel) -> bytes | None:
 async def publish_event(
     broker: KafkaBroker, topic: str, event: BaseModel, *, headers: dict[str, str] | None = None
 ) -> None:
-    await broker.publish(event, topic, key=message_key(event), headers=headers)
+    """Publish `event`, keyed by its document, carrying the current trace in its headers."""
+    with tracer.start_as_current_span(f"publish {topic}", kind=SpanKind.PRODUCER) as span:
+        span.set_attribute("messaging.destination.name", topic)
+        await broker.publish(event, topic, key=message_key(event), headers=inject(dict(headers or {})))
 
 
 def topic_names(settings: Settings) -> list[str]:

@@ -41,7 +41,15 @@ from qdrant_edge import (
     UpdateOperation,
 )
 
-from apps.common.vector_store import DENSE, SPARSE, ChunkPoint, CollectionNotFound, ScoredChunk, SearchFilter
+from apps.common.vector_store import (
+    DENSE,
+    SPARSE,
+    ChunkPoint,
+    CollectionNotFound,
+    ScoredChunk,
+    SearchFilter,
+    store_span,
+)
 from schemas.points import ChunkPayload
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
@@ -142,6 +150,10 @@ class QdrantEdgeStore:
     async def upsert(self, collection: str, points: Sequence[ChunkPoint]) -> None:
         if not points:
             return
+        with store_span("upsert", collection, points=len(points)):
+            await self._upsert(collection, points)
+
+    async def _upsert(self, collection: str, points: Sequence[ChunkPoint]) -> None:
         edge_points = [
             Point(
                 id=str(p.id),
@@ -156,6 +168,12 @@ class QdrantEdgeStore:
         self._shard(collection).update(UpdateOperation.upsert_points(edge_points))
 
     async def search(
+        self, collection: str, vector: npt.NDArray[np.float32], *, limit: int, where: SearchFilter
+    ) -> list[ScoredChunk]:
+        with store_span("search", collection, limit=limit):
+            return await self._search(collection, vector, limit=limit, where=where)
+
+    async def _search(
         self, collection: str, vector: npt.NDArray[np.float32], *, limit: int, where: SearchFilter
     ) -> list[ScoredChunk]:
         request = QueryRequest(

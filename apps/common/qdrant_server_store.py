@@ -12,7 +12,15 @@ from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 from qdrant_edge import Bm25
 
-from apps.common.vector_store import DENSE, SPARSE, ChunkPoint, CollectionNotFound, ScoredChunk, SearchFilter
+from apps.common.vector_store import (
+    DENSE,
+    SPARSE,
+    ChunkPoint,
+    CollectionNotFound,
+    ScoredChunk,
+    SearchFilter,
+    store_span,
+)
 from schemas.points import ChunkPayload
 
 
@@ -89,6 +97,10 @@ class QdrantServerStore:
     async def upsert(self, collection: str, points: Sequence[ChunkPoint]) -> None:
         if not points:
             return
+        with store_span("upsert", collection, points=len(points)):
+            await self._upsert(collection, points)
+
+    async def _upsert(self, collection: str, points: Sequence[ChunkPoint]) -> None:
         await self._require(collection)
         structs = []
         for p in points:
@@ -106,6 +118,12 @@ class QdrantServerStore:
         await self._client.upsert(collection, points=structs, wait=True)
 
     async def search(
+        self, collection: str, vector: npt.NDArray[np.float32], *, limit: int, where: SearchFilter
+    ) -> list[ScoredChunk]:
+        with store_span("search", collection, limit=limit):
+            return await self._search(collection, vector, limit=limit, where=where)
+
+    async def _search(
         self, collection: str, vector: npt.NDArray[np.float32], *, limit: int, where: SearchFilter
     ) -> list[ScoredChunk]:
         try:

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     stage_max_attempts: int = Field(default=3, ge=1)
     stage_retry_backoff_seconds: float = Field(default=0.5, ge=0)
 
+    log_format: Literal["text", "json"] = "text"
+    otlp_traces_endpoint: str | None = Field(
+        default=None, description="export traces over OTLP/HTTP here, e.g. http://collector:4318/v1/traces"
+    )
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_token: SecretStr | None = None

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from temporalio.client import Client
+from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from apps.common.settings import Settings
@@ -20,6 +21,8 @@ async def connect(settings: Settings, *, timeout: float = 30.0) -> Client:
                 settings.temporal_address,
                 namespace=settings.temporal_namespace,
                 data_converter=pydantic_data_converter,
+                # Carries the trace into workflows, activities and signals (and out of them).
+                interceptors=[TracingInterceptor()],
             )
         except RuntimeError:
             if time.monotonic() > deadline:

@@ -8,6 +8,7 @@ BM25 sparse vector; `documents` is an alias that points at a versioned collectio
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,8 +17,10 @@ from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
+from opentelemetry.trace import SpanKind
 
 from apps.common.settings import Settings
+from apps.common.tracing import tracer
 from schemas.points import ChunkPayload
 
 DENSE = "dense"
@@ -43,6 +46,12 @@ class ScoredChunk:
     id: UUID
     score: float
     payload: ChunkPayload
+
+
+def store_span(operation: str, collection: str, **attributes: int) -> AbstractContextManager[object]:
+    """A client span around a call to Qdrant, in the trace of whatever made it."""
+    fields: dict[str, str | int] = {"db.system": "qdrant", "db.collection.name": collection, **attributes}
+    return tracer.start_as_current_span(f"qdrant {operation}", kind=SpanKind.CLIENT, attributes=fields)
 
 
 class CollectionNotFound(LookupError):

@@ -20,6 +20,7 @@ from apps.common.database import Pool
 from apps.common.generations import LiveGenerations
 from apps.common.kafka import publish_event
 from apps.common.settings import Settings
+from apps.ingest_workflows.metrics import WORKFLOW_OUTCOMES
 from schemas.events import DocumentReady
 from schemas.s3_events import S3ObjectChange
 from schemas.topics import DOCUMENT_READY
@@ -88,6 +89,8 @@ class IngestActivities:
     @activity.defn(name="register_document")
     async def register_document(self, registration: Registration) -> RegisteredDocument | None:
         request, validated = registration.request, registration.validated
+        if validated.error:
+            WORKFLOW_OUTCOMES.labels("failed").inc()
         return await documents.register_version(
             self.pool,
             request.change,
@@ -121,6 +124,7 @@ class IngestActivities:
 
     @activity.defn(name="finalize_document")
     async def finalize_document(self, outcome: Finalization) -> None:
+        WORKFLOW_OUTCOMES.labels(outcome.status).inc()
         if not await documents.finalize(self.pool, outcome):
             log.info("document %s: version %s was superseded", outcome.document_id, outcome.version)
 

@@ -32,7 +32,7 @@ from apps.query_api import (
 from apps.query_api.auth import Authenticator, AuthMiddleware
 from apps.query_api.conversation_store import ConversationStore
 from apps.query_api.errors import EXCEPTION_HANDLERS
-from apps.query_api.metrics import MetricsMiddleware
+from apps.query_api.metrics import TelemetryMiddleware
 from apps.query_api.openapi import Endpoint, Handler, openapi_document
 from apps.query_api.rag import RagEngine
 from schemas import api
@@ -62,7 +62,7 @@ ENDPOINTS: list[Endpoint] = [
             ("done", api.DoneEvent),
             ("error", api.ErrorDetail),
         ],
-        errors=(400, 404, 413, 422),
+        errors=(400, 404, 413, 422, 502),
     ),
     Endpoint(
         "GET",
@@ -284,7 +284,7 @@ def create_app(resources: ApiResources) -> Starlette:
         routes=routes,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
-            Middleware(MetricsMiddleware),
+            Middleware(TelemetryMiddleware),
             Middleware(AuthMiddleware, authenticator=authenticator, public_paths=public),
         ],
     )

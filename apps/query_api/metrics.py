@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import time
 
+from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from apps.common.tracing import tracer
 from schemas.api import Timings
 
 REQUESTS = Counter(
@@ -45,8 +47,9 @@ def observe_answer(timings: Timings) -> None:
         FIRST_TOKEN_SECONDS.observe(timings.first_token_ms / 1000)
 
 
-class MetricsMiddleware:
-    """Counts and times every request, labelled by its route template (not the raw path)."""
+class TelemetryMiddleware:
+    """Counts and times every request, labelled by its route template (not the raw path), and
+    traces it: a server span that the steps of answering (embed, search, LLM) are children of."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -64,13 +67,16 @@ class MetricsMiddleware:
                 status = message["status"]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
-            REQUESTS.labels(scope["method"], template, str(status)).inc()
-            REQUEST_SECONDS.labels(scope["method"], template).observe(time.perf_counter() - started)
+        with tracer.start_as_current_span(f"{scope['method']} request", kind=SpanKind.SERVER) as span:
+            try:
+                await self.app(scope, receive, send_with_status)
+            finally:
+                route = scope.get("route")
+                template = getattr(route, "path", "unmatched")
+                span.update_name(f"{scope['method']} {template}")
+                span.set_attribute("http.response.status_code", status)
+                REQUESTS.labels(scope["method"], template, str(status)).inc()
+                REQUEST_SECONDS.labels(scope["method"], template).observe(time.perf_counter() - started)
 
 
 async def metrics(request: Request) -> Response:

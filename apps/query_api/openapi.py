@@ -30,6 +30,7 @@ ERROR_DESCRIPTIONS = {
     409: "The resource is in a state that does not allow this",
     413: "The body is too large",
     422: "The request is not valid",
+    502: "The answer failed upstream (the model or the vector store); the question is kept",
 }
 
 

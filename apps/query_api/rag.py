@@ -16,6 +16,7 @@ from apps.common.embeddings import Embedders
 from apps.common.generations import LiveGenerations
 from apps.common.llm import ChatModel, ChatRequest
 from apps.common.settings import Settings
+from apps.common.tracing import tracer
 from apps.common.vector_store import CollectionNotFound, SearchFilter, VectorStore
 from apps.query_api.conversation_store import ConversationStore
 from apps.query_api.errors import ApiError
@@ -85,7 +86,10 @@ class RagEngine:
         if generation is None:
             return Retrieval([], 0.0, 0.0)
         t0 = time.perf_counter()
-        vector = (await self.embedders.get(generation.embedding_model).embed([query]))[0]
+        with tracer.start_as_current_span(
+            "embed query", attributes={"ragstream.model": generation.embedding_model}
+        ):
+            vector = (await self.embedders.get(generation.embedding_model).embed([query]))[0]
         embed_ms = _ms(t0)
         t1 = time.perf_counter()
         where = SearchFilter(

@@ -6,21 +6,27 @@ parse (document.ready) -> embed (document.chunked, batched across documents) -> 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 from faststream.kafka import KafkaBroker, KafkaMessage
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from temporalio.client import Client
 
 from apps.common.database import Pool
 from apps.common.embeddings import Embedder, Embedders
 from apps.common.generations import LiveGenerations
 from apps.common.kafka import consumer_options, publish_event
+from apps.common.logs import log_context
 from apps.common.settings import Settings
+from apps.common.tracing import consuming, extracted, tracer
 from apps.common.vector_store import VectorStore
 from apps.stream_processors import progress
 from apps.stream_processors.chunking import ChunkingPolicy
 from apps.stream_processors.embed import embed
+from apps.stream_processors.metrics import CHUNKS_EMBEDDED
 from apps.stream_processors.parse import parse
 from apps.stream_processors.parsing import DocumentParser
 from apps.stream_processors.report import report
@@ -77,6 +83,11 @@ class Resources:
         return data
 
 
+def _about(event: DocumentRef) -> contextlib.AbstractContextManager[None]:
+    """Log records written while handling `event` name its document and workflow."""
+    return log_context(document_id=event.document_id, version=event.version, workflow_id=event.workflow_id)
+
+
 def _failed_message(message: KafkaMessage) -> FailedMessage:
     raw: Any = message.raw_message
     return FailedMessage(topic=raw.topic, key=raw.key, body=message.body)
@@ -107,13 +118,14 @@ def register_stages(broker: KafkaBroker, resources: Resources) -> None:
 
     @broker.subscriber(topic(DOCUMENT_READY), group_id=settings.consumer_group("parse"), **options)
     async def on_ready(event: DocumentReady, message: KafkaMessage) -> None:
-        chunked = await stage("parse").run(
-            [event],
-            lambda: parse(event, download=resources.download, chunk_document=chunk_document),
-            messages=[_failed_message(message)],
-        )
-        for out in chunked or []:
-            await publish_event(broker, topic(DOCUMENT_CHUNKED), out)
+        with consuming("parse", message.headers), _about(event):
+            chunked = await stage("parse").run(
+                [event],
+                lambda: parse(event, download=resources.download, chunk_document=chunk_document),
+                messages=[_failed_message(message)],
+            )
+            for out in chunked or []:
+                await publish_event(broker, topic(DOCUMENT_CHUNKED), out)
 
     @broker.subscriber(
         topic(DOCUMENT_CHUNKED),
@@ -126,29 +138,44 @@ def register_stages(broker: KafkaBroker, resources: Resources) -> None:
     async def on_chunked(events: list[DocumentChunked], message: KafkaMessage) -> None:
         records: tuple[Any, ...] = message.raw_message  # a batch: one record per event
         failed = [FailedMessage(topic=r.topic, key=r.key, body=r.value) for r in records]
-        embedded = await stage("embed").run(
-            list(events), lambda: embed(events, embedder_for=embedder_for), messages=failed
-        )
-        for out in embedded or []:
-            await publish_event(broker, topic(DOCUMENT_EMBEDDED), out)
+        # One span per message, in its document's trace: batching does not end the trace.
+        spans = [
+            tracer.start_span("embed", context=extracted(headers), kind=SpanKind.CONSUMER)
+            for headers in message.batch_headers
+        ]
+        try:
+            embedded = await stage("embed").run(
+                list(events), lambda: embed(events, embedder_for=embedder_for), messages=failed
+            )
+            for out, span in zip(embedded or [], spans, strict=False):
+                span.set_attribute("ragstream.batch_messages", len(events))
+                CHUNKS_EMBEDDED.labels(out.embedding_model).inc(len(out.chunks))
+                with trace.use_span(span), _about(out):
+                    await publish_event(broker, topic(DOCUMENT_EMBEDDED), out)
+        finally:
+            for span in spans:
+                span.end()
 
     async def record_batch(event: DocumentEmbedded, collection: str) -> int | None:
         return await progress.record_batch(resources.pool, event, collection)
 
     @broker.subscriber(topic(DOCUMENT_EMBEDDED), group_id=settings.consumer_group("upsert"), **options)
     async def on_embedded(event: DocumentEmbedded, message: KafkaMessage) -> None:
-        indexed = await stage("upsert").run(
-            [event],
-            lambda: upsert(event, store=resources.store, record_batch=record_batch),
-            messages=[_failed_message(message)],
-        )
-        if indexed is not None:
-            await publish_event(broker, topic(DOCUMENT_INDEXED), indexed)
+        with consuming("upsert", message.headers), _about(event):
+            indexed = await stage("upsert").run(
+                [event],
+                lambda: upsert(event, store=resources.store, record_batch=record_batch),
+                messages=[_failed_message(message)],
+            )
+            if indexed is not None:
+                await publish_event(broker, topic(DOCUMENT_INDEXED), indexed)
 
     @broker.subscriber(topic(DOCUMENT_INDEXED), group_id=settings.consumer_group("report-indexed"), **options)
-    async def on_indexed(event: DocumentIndexed) -> None:
-        await report(event, temporal=resources.temporal)
+    async def on_indexed(event: DocumentIndexed, message: KafkaMessage) -> None:
+        with consuming("report", message.headers), _about(event):
+            await report(event, temporal=resources.temporal)
 
     @broker.subscriber(topic(DOCUMENT_FAILED), group_id=settings.consumer_group("report-failed"), **options)
-    async def on_failed(event: DocumentFailed) -> None:
-        await report(event, temporal=resources.temporal)
+    async def on_failed(event: DocumentFailed, message: KafkaMessage) -> None:
+        with consuming("report", message.headers), _about(event):
+            await report(event, temporal=resources.temporal)

@@ -23,6 +23,7 @@ from tenacity import (
 )
 
 from apps.common.kafka import publish_event
+from apps.stream_processors.metrics import STAGE_MESSAGES, STAGE_SECONDS
 from schemas.events import DocumentFailed, DocumentRef
 from schemas.topics import dlq_topic
 
@@ -62,23 +63,26 @@ class Stage:
             retry=retry_if_not_exception_type(DocumentError),
         )
         attempts = 0
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    attempts = attempt.retry_state.attempt_number
-                    return await work()
-        except DocumentError as exc:
-            for ref in refs:
-                log.warning(
-                    "%s: document %s version %s failed: %s", self.name, ref.document_id, ref.version, exc
-                )
-                await self.fail(ref, str(exc))
-            return None
-        except RetryError as exc:
-            cause = exc.last_attempt.exception()
-            await self._dead_letter(refs, messages, cause, attempts)
-            return None
-        raise AssertionError("unreachable: tenacity either returns or raises")
+        with STAGE_SECONDS.labels(self.name).time():
+            try:
+                async for attempt in retrying:
+                    with attempt:
+                        attempts = attempt.retry_state.attempt_number
+                        result = await work()
+            except DocumentError as exc:
+                STAGE_MESSAGES.labels(self.name, "document_failed").inc(len(refs))
+                for ref in refs:
+                    log.warning(
+                        "%s: document %s version %s failed: %s", self.name, ref.document_id, ref.version, exc
+                    )
+                    await self.fail(ref, str(exc))
+                return None
+            except RetryError as exc:
+                STAGE_MESSAGES.labels(self.name, "dead_lettered").inc(len(refs))
+                await self._dead_letter(refs, messages, exc.last_attempt.exception(), attempts)
+                return None
+        STAGE_MESSAGES.labels(self.name, "processed").inc(len(refs))
+        return result
 
     async def fail(self, ref: DocumentRef, error: str) -> None:
         failed = DocumentFailed(
