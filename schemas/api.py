@@ -29,6 +29,10 @@ class RetrievalOptions(BaseModel):
     )
     uploaded_after: datetime | None = Field(default=None, description="only documents uploaded at or after")
     uploaded_before: datetime | None = Field(default=None, description="only documents uploaded at or before")
+    search_mode: Literal["dense", "sparse", "hybrid"] | None = Field(
+        default=None,
+        description="by meaning (dense), by words (sparse: BM25), or both fused (hybrid); default: hybrid",
+    )
 
 
 class QueryRequest(RetrievalOptions, _Request):

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import numpy as np
@@ -30,11 +30,13 @@ from qdrant_edge import (
     EdgeVectorParams,
     FieldCondition,
     Filter,
+    Fusion,
     MatchAny,
     MatchValue,
     Modifier,
     PayloadSchemaType,
     Point,
+    Prefetch,
     Query,
     QueryRequest,
     RangeDateTime,
@@ -43,11 +45,14 @@ from qdrant_edge import (
 
 from apps.common.vector_store import (
     DENSE,
+    PREFETCH_FACTOR,
+    RRF_K,
     SPARSE,
     ChunkPoint,
     CollectionNotFound,
     ScoredChunk,
     SearchFilter,
+    SearchMode,
     store_span,
 )
 from schemas.points import ChunkPayload
@@ -168,20 +173,47 @@ class QdrantEdgeStore:
         self._shard(collection).update(UpdateOperation.upsert_points(edge_points))
 
     async def search(
-        self, collection: str, vector: npt.NDArray[np.float32], *, limit: int, where: SearchFilter
+        self,
+        collection: str,
+        vector: npt.NDArray[np.float32],
+        *,
+        limit: int,
+        where: SearchFilter,
+        text: str = "",
+        mode: SearchMode = "dense",
     ) -> list[ScoredChunk]:
-        with store_span("search", collection, limit=limit):
-            return await self._search(collection, vector, limit=limit, where=where)
+        with store_span(f"search {mode}", collection, limit=limit):
+            return await self._search(collection, vector, limit=limit, where=where, text=text, mode=mode)
 
     async def _search(
-        self, collection: str, vector: npt.NDArray[np.float32], *, limit: int, where: SearchFilter
+        self,
+        collection: str,
+        vector: npt.NDArray[np.float32],
+        *,
+        limit: int,
+        where: SearchFilter,
+        text: str,
+        mode: SearchMode,
     ) -> list[ScoredChunk]:
-        request = QueryRequest(
-            limit=limit,
-            query=Query.Nearest(vector.tolist(), using=DENSE),
-            filter=_edge_filter(where),
-            with_payload=True,
-        )
+        dense = Query.Nearest(vector.tolist(), using=DENSE)
+        sparse = Query.Nearest(self._bm25.embed_query(text), using=SPARSE)
+        flt = _edge_filter(where)
+        if mode == "hybrid":
+            candidates = limit * PREFETCH_FACTOR
+            request = QueryRequest(
+                limit=limit,
+                prefetches=[
+                    Prefetch(limit=candidates, query=dense),
+                    Prefetch(limit=candidates, query=sparse),
+                ],
+                query=cast(Fusion, Fusion.Rrf(k=RRF_K)),  # a Fusion variant the stub types apart
+                filter=flt,
+                with_payload=True,
+            )
+        else:
+            request = QueryRequest(
+                limit=limit, query=dense if mode == "dense" else sparse, filter=flt, with_payload=True
+            )
         return [
             ScoredChunk(
                 id=UUID(str(p.id)), score=float(p.score), payload=ChunkPayload.model_validate(p.payload)

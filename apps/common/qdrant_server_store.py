@@ -14,11 +14,14 @@ from qdrant_edge import Bm25
 
 from apps.common.vector_store import (
     DENSE,
+    PREFETCH_FACTOR,
+    RRF_K,
     SPARSE,
     ChunkPoint,
     CollectionNotFound,
     ScoredChunk,
     SearchFilter,
+    SearchMode,
     store_span,
 )
 from schemas.points import ChunkPayload
@@ -118,23 +121,54 @@ class QdrantServerStore:
         await self._client.upsert(collection, points=structs, wait=True)
 
     async def search(
-        self, collection: str, vector: npt.NDArray[np.float32], *, limit: int, where: SearchFilter
+        self,
+        collection: str,
+        vector: npt.NDArray[np.float32],
+        *,
+        limit: int,
+        where: SearchFilter,
+        text: str = "",
+        mode: SearchMode = "dense",
     ) -> list[ScoredChunk]:
-        with store_span("search", collection, limit=limit):
-            return await self._search(collection, vector, limit=limit, where=where)
+        with store_span(f"search {mode}", collection, limit=limit):
+            return await self._search(collection, vector, limit=limit, where=where, text=text, mode=mode)
 
     async def _search(
-        self, collection: str, vector: npt.NDArray[np.float32], *, limit: int, where: SearchFilter
+        self,
+        collection: str,
+        vector: npt.NDArray[np.float32],
+        *,
+        limit: int,
+        where: SearchFilter,
+        text: str,
+        mode: SearchMode,
     ) -> list[ScoredChunk]:
+        words = self._bm25.embed_query(text)
+        sparse = models.SparseVector(indices=list(words.indices), values=list(words.values))
+        flt = _server_filter(where)
         try:
-            response = await self._client.query_points(
-                collection,
-                query=vector.tolist(),
-                using=DENSE,
-                query_filter=_server_filter(where),
-                limit=limit,
-                with_payload=True,
-            )
+            if mode == "hybrid":
+                candidates = limit * PREFETCH_FACTOR
+                response = await self._client.query_points(
+                    collection,
+                    prefetch=[
+                        models.Prefetch(query=vector.tolist(), using=DENSE, limit=candidates, filter=flt),
+                        models.Prefetch(query=sparse, using=SPARSE, limit=candidates, filter=flt),
+                    ],
+                    query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
+                    query_filter=flt,
+                    limit=limit,
+                    with_payload=True,
+                )
+            else:
+                response = await self._client.query_points(
+                    collection,
+                    query=vector.tolist() if mode == "dense" else sparse,
+                    using=DENSE if mode == "dense" else SPARSE,
+                    query_filter=flt,
+                    limit=limit,
+                    with_payload=True,
+                )
         except (UnexpectedResponse, ValueError) as exc:
             if not await self.collection_exists(collection):
                 raise CollectionNotFound(f"collection {collection!r} does not exist") from exc

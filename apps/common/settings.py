@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     sse_keepalive_seconds: float = Field(default=10.0, gt=0)
     query_top_k: int = Field(default=5, ge=1)
+    # The default is what won the retrieval benchmark (bench/retrieval.py, BENCHMARKS.md).
+    search_mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
     history_token_budget: int = Field(default=1500, ge=0)
 
     @cached_property

@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 from uuid import UUID
 
 import numpy as np
@@ -25,6 +25,11 @@ from schemas.points import ChunkPayload
 
 DENSE = "dense"
 SPARSE = "bm25"
+# Reciprocal rank fusion's constant (the usual 60), and how many candidates each side offers it.
+RRF_K = 60
+PREFETCH_FACTOR = 4
+
+SearchMode = Literal["dense", "sparse", "hybrid"]
 
 
 @dataclass(frozen=True)
@@ -78,8 +83,18 @@ class VectorStore(Protocol):
     async def upsert(self, collection: str, points: Sequence[ChunkPoint]) -> None: ...
 
     async def search(
-        self, collection: str, vector: npt.NDArray[np.float32], *, limit: int, where: SearchFilter
-    ) -> list[ScoredChunk]: ...
+        self,
+        collection: str,
+        vector: npt.NDArray[np.float32],
+        *,
+        limit: int,
+        where: SearchFilter,
+        text: str = "",
+        mode: SearchMode = "dense",
+    ) -> list[ScoredChunk]:
+        """The best chunks: by meaning (`dense`, the vector), by words (`sparse`: BM25 over `text`),
+        or both fused by reciprocal rank (`hybrid`)."""
+        ...
 
     async def delete_document(self, collection: str, document_id: UUID, *, keep_version: str | None) -> None:
         """Delete the document's points, all of them or all but those of `keep_version`."""

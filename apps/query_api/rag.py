@@ -103,6 +103,8 @@ class RagEngine:
                 vector,
                 limit=options.top_k or self.settings.query_top_k,
                 where=where,
+                text=query,
+                mode=options.search_mode or self.settings.search_mode,
             )
         except CollectionNotFound:
             hits = []

@@ -331,3 +331,85 @@ async def test_both_adapters_answer_alike(tmp_path: Path) -> None:
 
 def _by_id(point_id: UUID) -> ChunkPoint:
     return next(p for p in CORPUS if p.id == point_id)
+
+
+WORDS = [
+    "emperor penguins incubate the egg on their feet",
+    "sourdough starter needs flour and water every day",
+    "the moon pulls the ocean and makes the tides",
+    "glaciers form where snow outlasts the summer melt",
+    "penguins dive deep to catch fish and krill",
+    "water boils at lower temperatures on high mountains",
+]
+
+
+def _worded(rng_seed: int = 11) -> list[ChunkPoint]:
+    """Chunks whose text matters: one per sentence of WORDS, each its own document."""
+    rng = np.random.default_rng(rng_seed)
+    return [
+        ChunkPoint(
+            id=point_id(DOCUMENTS[n], "v1", 0),
+            vector=_unit(rng),
+            payload=ChunkPayload(
+                document_id=DOCUMENTS[n],
+                version="v1",
+                chunk_index=0,
+                content=text,
+                filename=f"doc{n}.txt",
+                upload_timestamp=_day(n),
+            ),
+        )
+        for n, text in enumerate(WORDS)
+    ]
+
+
+@pytest.mark.parametrize("words", ["penguins", "flour water", "tides moon ocean"])
+async def test_sparse_search_finds_the_words(store: VectorStore, words: str) -> None:
+    await store.ensure_collection("worded", DIMENSIONS)
+    await store.upsert("worded", _worded())
+    hits = await store.search("worded", QUERIES[0], limit=3, where=SearchFilter(), text=words, mode="sparse")
+    assert hits
+    assert all(any(word in hit.payload.content for word in words.split()) for hit in hits)
+
+
+async def test_hybrid_search_fuses_meaning_and_words(store: VectorStore) -> None:
+    corpus = _worded()
+    await store.ensure_collection("worded", DIMENSIONS)
+    await store.upsert("worded", corpus)
+    # The vector points at the glacier chunk; the words name the sourdough one: both are in.
+    glacier, sourdough = corpus[3], corpus[1]
+    hits = await store.search(
+        "worded", glacier.vector, limit=2, where=SearchFilter(), text="sourdough starter", mode="hybrid"
+    )
+    assert {h.id for h in hits} == {glacier.id, sourdough.id}
+    filtered = await store.search(
+        "worded",
+        glacier.vector,
+        limit=2,
+        where=SearchFilter(document_ids=[DOCUMENTS[1]]),
+        text="sourdough starter",
+        mode="hybrid",
+    )
+    assert [h.id for h in filtered] == [sourdough.id]
+
+
+async def test_both_adapters_rank_words_and_fusion_alike(tmp_path: Path) -> None:
+    ranked: dict[str, list[list[UUID]]] = {}
+    for name, factory in ADAPTERS.items():
+        store = factory(tmp_path / name)
+        try:
+            await store.ensure_collection("worded", DIMENSIONS)
+            await store.upsert("worded", _worded())
+            ranked[name] = [
+                [
+                    h.id
+                    for h in await store.search(
+                        "worded", query, limit=4, where=SearchFilter(), text=words, mode=mode
+                    )
+                ]
+                for query, words in zip(QUERIES, ["penguins", "water", "moon tides", "snow"], strict=True)
+                for mode in ("sparse", "hybrid")
+            ]
+        finally:
+            await store.close()
+    assert ranked["edge"] == ranked["server"]
