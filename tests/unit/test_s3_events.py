@@ -280,3 +280,36 @@ def test_a_removal_is_a_version_of_its_own() -> None:
     # Never the same version as the creation it undoes.
     created = change(version_id="v1")
     assert change(**removed, version_id="v1").version != created.version
+
+
+def test_minio_notifications_name_events_with_an_s3_prefix() -> None:
+    """MinIO publishes `s3:ObjectCreated:Put` (with `EventName` and `Key` beside the records)."""
+    body = {
+        "EventName": "s3:ObjectCreated:Put",
+        "Key": "ragstream/reports/q3 summary.pdf",
+        "Records": [
+            {
+                "eventVersion": "2.0",
+                "eventSource": "minio:s3",
+                "eventName": "s3:ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": "ragstream"},
+                    "object": {
+                        "key": "reports%2Fq3+summary.pdf",
+                        "size": 12,
+                        "eTag": "abc",
+                        "sequencer": "17",
+                    },
+                },
+            },
+            {
+                "eventName": "s3:ObjectRemoved:Delete",
+                "s3": {"bucket": {"name": "ragstream"}, "object": {"key": "old.txt", "sequencer": "18"}},
+            },
+        ],
+    }
+    changes = object_changes(parse_notification(json.dumps(body)))
+    assert [(c.kind, c.key, c.event_name) for c in changes] == [
+        ("created", "reports/q3 summary.pdf", "ObjectCreated:Put"),
+        ("removed", "old.txt", "ObjectRemoved:Delete"),
+    ]
