@@ -17,6 +17,7 @@ from faststream.kafka import KafkaBroker
 from opentelemetry.trace import SpanKind
 from pydantic import BaseModel
 
+from apps.common.kafka_security import broker_security, client_security
 from apps.common.settings import Settings
 from apps.common.tracing import inject, tracer
 from schemas.events import DocumentRef
@@ -36,6 +37,7 @@ def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
         max_request_size=MAX_MESSAGE_BYTES,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         logger=logging.getLogger(f"ragstream.kafka.{client_id}"),
+        **broker_security(settings),
     )
 
 
@@ -64,6 +66,14 @@ async def publish_event(
         await broker.publish(event, topic, key=message_key(event), headers=inject(dict(headers or {})))
 
 
+def admin_client(settings: Settings, *, request_timeout_ms: int = 10_000) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        request_timeout_ms=request_timeout_ms,
+        **client_security(settings),
+    )
+
+
 def topic_names(settings: Settings) -> list[str]:
     names = [settings.topic(name) for name in TOPIC_MODELS]
     return names + [dlq_topic(name) for name in names]
@@ -71,7 +81,7 @@ def topic_names(settings: Settings) -> list[str]:
 
 async def ensure_topics(settings: Settings) -> None:
     """Create the pipeline's topics (and their dead-letter topics) with the configured partitions."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10_000)
+    admin = admin_client(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

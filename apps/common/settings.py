@@ -45,12 +45,19 @@ class Settings(BaseSettings):
     kafka_partitions: int = Field(default=4, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     kafka_idempotent_producer: bool = True
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 3_000
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "ragstream-ingest"
+    temporal_tls: bool = False
+    temporal_tls_cert: SecretStr | None = Field(default=None, description="PEM client certificate (mTLS)")
+    temporal_tls_key: SecretStr | None = Field(default=None, description="PEM client key (mTLS)")
 
     qdrant_url: str = str(STATE_DIR / "qdrant")
     qdrant_api_key: SecretStr | None = None

@@ -8,8 +8,21 @@ import time
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
 
 from apps.common.settings import Settings
+
+
+def _tls(settings: Settings) -> TLSConfig | bool:
+    """TLS to Temporal Cloud or a secured cluster: with a client certificate (mTLS) when given."""
+    if not settings.temporal_tls:
+        return False
+    if settings.temporal_tls_cert and settings.temporal_tls_key:
+        return TLSConfig(
+            client_cert=settings.temporal_tls_cert.get_secret_value().encode(),
+            client_private_key=settings.temporal_tls_key.get_secret_value().encode(),
+        )
+    return True
 
 
 async def connect(settings: Settings, *, timeout: float = 30.0) -> Client:
@@ -21,6 +34,7 @@ async def connect(settings: Settings, *, timeout: float = 30.0) -> Client:
                 settings.temporal_address,
                 namespace=settings.temporal_namespace,
                 data_converter=pydantic_data_converter,
+                tls=_tls(settings),
                 # Carries the trace into workflows, activities and signals (and out of them).
                 interceptors=[TracingInterceptor()],
             )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka.admin import AIOKafkaAdminClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from apps.common.kafka import admin_client
 from schemas.api import Health, Readiness
 
 log = logging.getLogger(__name__)
@@ -29,9 +29,7 @@ async def _vector_store(request: Request) -> None:
 
 
 async def _kafka(request: Request) -> None:
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=request.app.state.settings.kafka_bootstrap_servers, request_timeout_ms=2000
-    )
+    admin = admin_client(request.app.state.settings, request_timeout_ms=2000)
     await admin.start()
     try:
         await admin.describe_cluster()
