@@ -80,7 +80,7 @@ async def running_system(settings: Settings, components: Collection[Component]) 
     needs_kafka = {"processors", "worker", "intake"} & set(components)
     async with contextlib.AsyncExitStack() as stack:
         await migrate(settings.database_url)
-        pool = await open_pool(settings.database_url)
+        pool = await open_pool(settings.database_url, max_size=settings.database_pool_size)
         stack.push_async_callback(pool.close)
         system.generations = LiveGenerations(pool)
         if needs_search:

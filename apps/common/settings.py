@@ -7,6 +7,7 @@ The environment wins over that file.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -38,6 +39,7 @@ class Settings(BaseSettings):
     state_dir: Path = STATE_DIR
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/ragstream"
+    database_pool_size: int = Field(default=30, ge=1)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_topic_prefix: str = ""
@@ -79,7 +81,8 @@ class Settings(BaseSettings):
     openai_max_retries: int = Field(default=5, ge=0)
     embed_batch_messages: int = Field(default=8, ge=1)
     embed_batch_timeout_ms: int = Field(default=200, ge=0)
-    parse_workers: int = Field(default=1, ge=1)
+    # Parsing is CPU-bound Python: one worker process per core keeps it from being the bottleneck.
+    parse_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     parse_timeout: timedelta = timedelta(minutes=5)
 
     chunk_size: int | None = Field(default=None, ge=16)

@@ -78,7 +78,7 @@ async def test_one_trace_from_the_s3_event_into_qdrant(
     in_question = {
         s.name for s in finished if s.context is not None and s.context.trace_id == question.context.trace_id
     }
-    assert {"embed query", "qdrant search", "llm"} <= in_question
+    assert {"embed query", f"qdrant search {settings.search_mode}", "llm"} <= in_question
 
     def moved(name: str, **labels: str) -> float:
         return metric(after, name, **labels) - metric(before, name, **labels)

@@ -1,0 +1,123 @@
+"""The freshness and query benchmarks' measuring code on small data (a few documents, a few
+questions), so that it keeps working between full runs of `make bench`: the numbers must be
+there and sane, not fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from apps.cli.system import ALL_COMPONENTS, running_system
+from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL, EXTRACTIVE_CHAT_MODEL
+from apps.devstack.stack import LocalStack
+from bench import freshness, query
+from bench.stack import Document, page_text, percentile
+from tests.openai_stub import CHAT_DELTAS
+from tests.support import isolated_settings
+
+pytestmark = pytest.mark.integration
+
+TOPICS = ("penguins", "sourdough", "tides", "glaciers", "volcanoes")
+
+
+def documents(count: int) -> list[Document]:
+    """Short documents of a few chunks each, every one about a different topic."""
+    sentences = (
+        "The {t} chapter opens with an overview of {t} and why they matter.",
+        "Field notes on {t} were collected over several seasons by two teams.",
+        "Measurements of {t} vary with the weather, the season and the site.",
+        "A summary table lists what is known about {t} and what is still open.",
+    )
+    return [
+        Document(f"bench/{topic}.txt", " ".join(s.format(t=topic) for s in sentences * 6))
+        for topic in TOPICS[:count]
+    ]
+
+
+def test_page_text_keeps_blocks_and_drops_navigation() -> None:
+    html = (
+        "<html><head><title>t</title></head><body><div class='navheader'><p>Prev Up Next</p></div>"
+        "<h2>VACUUM</h2><p>VACUUM reclaims storage.  It runs\n in the background.</p>"
+        "<div class='navfooter'>Home</div></body></html>"
+    )
+    assert page_text(html) == "VACUUM\n\nVACUUM reclaims storage. It runs in the background."
+    assert percentile([3.0, 1.0, 2.0, 4.0], 50) == 2.0
+    assert percentile([3.0, 1.0, 2.0, 4.0], 99) == 4.0
+
+
+async def test_freshness_measures_each_document_and_its_steps(
+    local_stack: LocalStack, tmp_path: Path, spans: InMemorySpanExporter
+) -> None:
+    # `spans` sets the SDK tracer provider first, as the other tests expect it; the benchmark adds to it.
+    settings = await isolated_settings(
+        local_stack, tmp_path, embedding_model=DEFAULT_LOCAL_EMBEDDING_MODEL, chat_model=EXTRACTIVE_CHAT_MODEL
+    )
+    docs = documents(4)
+    async with running_system(settings, ALL_COMPONENTS) as system:
+        measured = await freshness.measure(settings, system, docs[1:], warm_up=docs[:1])
+
+    assert [d.key for d in measured.documents] == [d.key for d in docs[1:]]
+    for document in measured.documents:
+        assert 0 < document.searchable < freshness.DEADLINE_SECONDS
+        assert document.complete is not None
+        assert document.complete > document.searchable - freshness.POLL_SECONDS
+        assert document.chunks >= 1
+        # Every step was found in the document's trace, and the steps partition the end-to-end time.
+        assert list(document.steps) == [step for step, _, _ in freshness.STEPS]
+        assert all(seconds >= 0 for seconds in document.steps.values()), document.steps
+        assert sum(document.steps.values()) == pytest.approx(document.searchable, abs=0.002)
+        assert len(document.alone) == 7
+        assert all(0 < seconds < 30 for seconds in document.alone.values())
+
+    table = freshness.result(measured, model=DEFAULT_LOCAL_EMBEDDING_MODEL)
+    assert len(table.rows) == 2 + len(freshness.STEPS) + 7
+    for _, p50, p95, most in table.rows:
+        assert isinstance(p50, float)
+        assert isinstance(p95, float)
+        assert isinstance(most, float)
+        assert 0 <= p50 <= p95 <= most
+    assert any("Target: p50 <= 1 s" in note for note in table.notes)
+
+
+async def test_query_measures_a_level_beside_the_stub_alone(local_stack: LocalStack, tmp_path: Path) -> None:
+    async with query.load_process() as load:
+        settings = await isolated_settings(local_stack, tmp_path, **query.stub_settings(load.base_url))
+        async with running_system(settings, ALL_COMPONENTS) as system:
+            chunks = await query.index_corpus(settings, documents(3))
+            levels, baselines = await query.measure(system, load, levels=(2,), queries=10)
+
+    assert chunks >= 3
+    [level] = levels
+    [baseline] = baselines
+    stub_ms = len(CHAT_DELTAS) * query.DELTA_DELAY * 1000  # the stub sleeps after every delta
+    assert level.concurrency == 2
+    assert len(level.answers) == 10
+    assert level.per_second > 0
+    assert level.cpu["api"] > 0
+    assert level.cpu["load"] > 0
+    assert level.cpu["all"] >= level.cpu["api"] * 0.5  # sampled differently: only roughly comparable
+    assert level.pool_wait_ms >= 0
+    assert 0 <= level.pool_queued <= 1
+    for answer in level.answers:
+        assert answer.sources >= 1
+        assert 0 < answer.ttft_ms < answer.latency_ms
+        assert answer.llm_ms >= stub_ms
+        assert answer.embed_ms > 0
+        assert answer.search_ms > 0
+        assert answer.overhead_ms >= 0
+        assert answer.total_ms <= answer.latency_ms
+    assert level.p(50, lambda a: a.overhead_ms) <= level.p(99, lambda a: a.overhead_ms)
+    assert level.p(50, lambda a: a.latency_ms) <= level.p(99, lambda a: a.latency_ms)
+    assert len(baseline.latencies_ms) == 10
+    assert all(latency >= stub_ms for latency in baseline.latencies_ms)
+    assert baseline.per_second > 0
+
+    table = query.result(levels, baselines, documents=3, chunks=chunks)
+    assert [row[:2] for row in table.rows] == [
+        (2, "ragstream /v1/query (SSE)"),
+        (2, "stub LLM alone (openai SDK)"),
+    ]
+    assert all(len(row) == len(table.columns) for row in table.rows)
+    assert any("Target at 2 clients" in note for note in table.notes)
