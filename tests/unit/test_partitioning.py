@@ -181,3 +181,30 @@ def test_a_docx_with_a_broken_document_part() -> None:
         archive.writestr("word/document.xml", "<w:document><not xml")
     with pytest.raises(UnparseableDocument, match="could not parse it as"):
         partition_document(buffer.getvalue(), "broken.docx", DOCX)
+
+
+def test_html_and_markdown_parse_without_spacy_or_language_detection(monkeypatch: pytest.MonkeyPatch) -> None:
+    import unstructured.nlp.tokenize
+    import unstructured.partition.common.lang
+
+    def forbidden(*_: object, **__: object) -> None:
+        raise AssertionError("called for nothing ragstream keeps")
+
+    monkeypatch.setattr(unstructured.nlp.tokenize, "_process", forbidden)
+    monkeypatch.setattr(unstructured.partition.common.lang, "detect_languages", forbidden)
+    html = (
+        b"<html><body><h2>Walruses</h2><p>Walruses haul out on sea ice between their dives for clams.</p>"
+        b"<div>WALRUS TUSKS GROW THROUGHOUT LIFE</div><ul><li>clams</li></ul></body></html>"
+    )
+    elements = partition_document(html, "walruses.html", "text/html")
+    assert [(e.text, e.is_title) for e in elements] == [
+        ("Walruses", True),
+        ("Walruses haul out on sea ice between their dives for clams.", False),
+        ("WALRUS TUSKS GROW THROUGHOUT LIFE", False),
+        ("clams", False),
+    ]
+    markdown = b"# Narwhals\n\nNarwhals are toothed whales of the Arctic with one long tusk.\n"
+    assert [(e.text, e.is_title) for e in partition_document(markdown, "narwhals.md", "text/markdown")] == [
+        ("Narwhals", True),
+        ("Narwhals are toothed whales of the Arctic with one long tusk.", False),
+    ]

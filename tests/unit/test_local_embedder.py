@@ -1,0 +1,76 @@
+"""Unit tests of `LocalEmbedder` with the real all-MiniLM-L6-v2: concurrent requests share encodes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+import numpy as np
+import pytest
+
+from apps.common.embeddings import LocalEmbedder, Vectors, spec_of
+from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL
+from tests.support import wait_for
+
+QUESTIONS = [
+    f"How far can a {animal} swim in one day?" for animal in ("seal", "penguin", "otter", "walrus")
+] * 5
+
+
+@pytest.fixture(scope="module")
+def embedder() -> LocalEmbedder:
+    return LocalEmbedder(spec_of(DEFAULT_LOCAL_EMBEDDING_MODEL))
+
+
+def waiting(embedder: LocalEmbedder, count: int) -> Callable[[], Awaitable[bool]]:
+    async def condition() -> bool:
+        return len(embedder._waiting) == count
+
+    return condition
+
+
+async def test_requests_waiting_for_the_model_go_into_one_encode(
+    embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = [(await embedder.embed([q]))[0] for q in QUESTIONS[:4]]
+    encodes: list[int] = []
+    encode = embedder._encode
+
+    def counted(texts: Sequence[str]) -> Vectors:
+        encodes.append(len(texts))
+        return encode(texts)
+
+    monkeypatch.setattr(embedder, "_encode", counted)
+    embedder._encoding.acquire()  # the model is busy while the questions arrive
+    try:
+        asking = asyncio.gather(*(embedder.embed([q]) for q in QUESTIONS))
+        await wait_for(waiting(embedder, len(QUESTIONS)), timeout=10, interval=0.01)
+    finally:
+        embedder._encoding.release()
+    answers = await asking
+
+    assert encodes == [len(QUESTIONS)]
+    for i, vectors in enumerate(answers):
+        assert vectors.shape == (1, 384)
+        np.testing.assert_allclose(vectors[0], alone[i % 4], atol=1e-5)
+
+
+async def test_a_failed_encode_fails_every_request_in_it_and_not_the_next(
+    embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encode = embedder._encode
+
+    def broken(texts: Sequence[str]) -> Vectors:
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(embedder, "_encode", broken)
+    embedder._encoding.acquire()
+    try:
+        asking = asyncio.gather(*(embedder.embed([q]) for q in QUESTIONS[:3]), return_exceptions=True)
+        await wait_for(waiting(embedder, 3), timeout=10, interval=0.01)
+    finally:
+        embedder._encoding.release()
+    assert [str(e) for e in await asking] == ["out of memory"] * 3
+
+    monkeypatch.setattr(embedder, "_encode", encode)
+    assert (await embedder.embed(QUESTIONS[:2])).shape == (2, 384)
