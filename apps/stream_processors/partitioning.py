@@ -74,7 +74,7 @@ def configure_offline() -> None:
     tokenize._SPACY_MODEL_NAME = _light_spacy_model()  # type: ignore[misc]
     import unstructured.partition.html.parser as html_parser
 
-    html_parser.is_possible_narrative_text = _any_block_is_narrative  # type: ignore[attr-defined]
+    html_parser.is_possible_narrative_text = _any_block_is_narrative  # type: ignore[attr-defined,assignment]
 
 
 def _any_block_is_narrative(text: str) -> bool:
