@@ -36,6 +36,9 @@ class EmbeddedTemporal:
             str(self.port),
         ]
         argv += ["--db-filename", str(data_dir / "temporal.db"), "--log-level", "error"]
+        # No fsync per write (WAL survives a crash of the server, not of the machine; the local
+        # stack is started fresh anyway): starting a workflow or signalling it drops from ~80 ms to ~25.
+        argv += ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=off"]
         argv += ["--http-port", str(free_port()), "--metrics-port", str(free_port())]
         if ui:
             self.ui_port = self.ui_port or free_port()
