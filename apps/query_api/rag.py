@@ -72,10 +72,12 @@ class RagEngine:
                 raise ApiError(404, "conversation_not_found", f"no conversation {request.conversation_id}")
             conversation_id = request.conversation_id
             history = await self.conversations.recent_turns(conversation_id)
+            user_message_id = await self.conversations.add_message(conversation_id, "user", request.query)
         else:
-            conversation_id = (await self.conversations.create(request.query[:_TITLE_CHARS])).id
+            conversation_id, user_message_id = await self.conversations.start(
+                request.query[:_TITLE_CHARS], "user", request.query
+            )
             history = []
-        user_message_id = await self.conversations.add_message(conversation_id, "user", request.query)
         return Turnstart(conversation_id, user_message_id, history, started)
 
     async def retrieve(self, query: str, options: RetrievalOptions) -> Retrieval:
