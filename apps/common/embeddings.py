@@ -113,7 +113,10 @@ class LocalEmbedder:
     little more than one of them alone.
     """
 
-    def __init__(self, spec: EmbeddingModelSpec, *, batch_size: int = 32) -> None:
+    # sentence-transformers sorts a call's texts by length and runs them through the model this many
+    # at a time: on CPU, batches of 8 pad least and cache best (950 chunks of <= 200 tokens on 2
+    # cores: 32 a batch 25 chunks/s, 16 30, 8 32).
+    def __init__(self, spec: EmbeddingModelSpec, *, batch_size: int = 8) -> None:
         self.spec = spec
         self._batch_size = batch_size
         self._model: Any = None
