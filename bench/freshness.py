@@ -41,14 +41,12 @@ from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL, EXTRACTIVE_CHAT_
 from apps.common.vector_store import ChunkPoint, SearchFilter, VectorStore
 from apps.stream_processors.chunking import ChunkingPolicy, chunk_elements
 from apps.stream_processors.partitioning import configure_offline, partition_document
-from bench.report import Result, publish
+from bench.report import Result, progress, publish
 from bench.stack import (
     Document,
-    console,
     local_stack,
     one_page_documents,
     percentile,
-    progress,
     running_ragstream,
 )
 from schemas.generations import Generation
@@ -509,4 +507,4 @@ async def run() -> None:
                     warm_up=documents[:WARM_UP_DOCUMENTS],
                     bar=bar,
                 )
-    publish(result(freshness, model=model), console=console)
+    publish(result(freshness, model=model))

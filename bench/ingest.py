@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,24 +17,22 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
-from apps.cli.system import ALL_COMPONENTS, running_system
 from apps.common.embeddings import HASHING_MODEL, Embedder, Embedders
 from apps.common.s3 import s3_client
 from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL, Settings
 from apps.devstack.stack import LocalStack
 from apps.stream_processors.chunking import ChunkingPolicy, chunk_elements
 from apps.stream_processors.partitioning import configure_offline, partition_document
-from bench import llama_baseline
+from bench import llama_baseline, report
 from bench.corpus import manual_pages
-from bench.report import Result, publish
-from tests.support import isolated_settings, wait_until_settled
+from bench.report import Result
+from bench.stack import local_stack, running_ragstream
+from tests.support import wait_until_settled
 
 PAGES = int(os.environ.get("RAGSTREAM_BENCH_PAGES", "100"))
 POLICY = ChunkingPolicy(size=200, overlap=30)
-console = Console()
 
 
 @dataclass
@@ -51,11 +47,6 @@ class Run:
         share = f"{per_second / ceiling:.2f}" if ceiling else "1.00"
         rss = "{:.0f} / {:.0f}".format(*self.peak_rss_mib) if self.peak_rss_mib else "-"
         return (name, embedder, self.documents / self.seconds, per_second, share, rss)
-
-
-def _progress() -> Progress:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    return Progress(*columns, console=console)
 
 
 class PeakRss:
@@ -90,7 +81,7 @@ def parse_pages(pages: Sequence[Path]) -> list[list[str]]:
     """Each page's chunk texts, as ingestion makes them."""
     configure_offline()
     chunked = []
-    with _progress() as progress:
+    with report.progress() as progress:
         task = progress.add_task("parsing (for the ceiling)", total=len(pages))
         for page in pages:
             elements = partition_document(page.read_bytes(), page.name, "text/html")
@@ -103,7 +94,7 @@ async def embedder_alone(embedder: Embedder, chunked: list[list[str]]) -> Run:
     texts = [text for page in chunked for text in page]
     batch = 64
     started = time.perf_counter()
-    with _progress() as progress:
+    with report.progress() as progress:
         task = progress.add_task(f"{embedder.spec.name} alone", total=len(texts))
         for start in range(0, len(texts), batch):
             await embedder.embed(texts[start : start + batch])
@@ -113,25 +104,20 @@ async def embedder_alone(embedder: Embedder, chunked: list[list[str]]) -> Run:
 
 async def ragstream(stack: LocalStack, model: str, pages: Sequence[Path]) -> Run:
     """S3 put of every page to the last one complete, through every hop of the real pipeline."""
-    directory = Path(tempfile.mkdtemp(prefix="ragstream-bench-"))
-    try:
-        settings = await isolated_settings(stack, directory, embedding_model=model, chat_model="extractive")
-        keys = [f"manual/{page.name}" for page in pages]
-        async with running_system(settings, ALL_COMPONENTS):
-            with PeakRss() as rss, _progress() as progress:
-                task = progress.add_task(f"ragstream ({model})", total=len(keys))
-                started = time.perf_counter()
-                async with s3_client(settings) as s3:
-                    for key, page in zip(keys, pages, strict=True):
-                        await s3.put_object(Bucket=settings.s3_bucket, Key=key, Body=page.read_bytes())
-                rows = await _settled(settings, keys, progress, task)
-                seconds = time.perf_counter() - started
-        failed = [r["s3_key"] for r in rows if r["status"] != "complete"]
-        if failed:
-            raise RuntimeError(f"ragstream failed pages: {failed}")
-        return Run(seconds, len(keys), sum(r["chunk_count"] for r in rows), (rss.main, rss.worker))
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    keys = [f"manual/{page.name}" for page in pages]
+    async with running_ragstream(stack, embedding_model=model, chat_model="extractive") as (settings, _):
+        with PeakRss() as rss, report.progress() as progress:
+            task = progress.add_task(f"ragstream ({model})", total=len(keys))
+            started = time.perf_counter()
+            async with s3_client(settings) as s3:
+                for key, page in zip(keys, pages, strict=True):
+                    await s3.put_object(Bucket=settings.s3_bucket, Key=key, Body=page.read_bytes())
+            rows = await _settled(settings, keys, progress, task)
+            seconds = time.perf_counter() - started
+    failed = [r["s3_key"] for r in rows if r["status"] != "complete"]
+    if failed:
+        raise RuntimeError(f"ragstream failed pages: {failed}")
+    return Run(seconds, len(keys), sum(r["chunk_count"] for r in rows), (rss.main, rss.worker))
 
 
 async def _settled(
@@ -155,10 +141,10 @@ def llama_index(model: str, pages: list[Path]) -> Run:
         try:
             seconds, chunks = llama_baseline.ingest(model, pages, POLICY, workers=workers)
         except Exception as exc:  # report, and keep the mode that works
-            console.print(f"LlamaIndex with num_workers={workers} failed: {type(exc).__name__}: {exc}")
+            report.console.print(f"LlamaIndex with num_workers={workers} failed: {type(exc).__name__}: {exc}")
             continue
         run = Run(seconds, len(pages), chunks)
-        console.print(f"LlamaIndex num_workers={workers}: {chunks / seconds:.1f} chunks/s")
+        report.console.print(f"LlamaIndex num_workers={workers}: {chunks / seconds:.1f} chunks/s")
         if best is None or run.seconds < best.seconds:
             best = run
     if best is None:
@@ -175,9 +161,7 @@ async def run() -> None:
         f"Ingestion: {len(pages)} pages of the PostgreSQL manual, S3 event to searchable",
         ["pipeline", "embedder", "documents/s", "chunks/s", "of ceiling", "peak RSS MiB: apps / parser"],
     )
-    state = Path(tempfile.mkdtemp(prefix="ragstream-bench-stack-"))
-    stack = LocalStack(state).start()
-    try:
+    with local_stack() as stack:
         for model in (DEFAULT_LOCAL_EMBEDDING_MODEL, HASHING_MODEL):
             embedder = embedders.get(model)
             await embedder.warm_up()
@@ -192,9 +176,6 @@ async def run() -> None:
                 f"{model}: ragstream {ours.chunks / ours.seconds:.1f} chunks/s is "
                 f"{(ours.chunks / ours.seconds) / (theirs.chunks / theirs.seconds):.2f}x LlamaIndex's"
             )
-    finally:
-        stack.stop()
-        shutil.rmtree(state, ignore_errors=True)
     result.notes += [
         "Targets: end to end >= 0.90 of the ceiling and >= 1.1x LlamaIndex with all-MiniLM-L6-v2;"
         " with the near-free embedder at least LlamaIndex's speed.",
@@ -207,4 +188,4 @@ async def run() -> None:
         " model, workflow worker, intake) / the largest parser worker process. The servers (Postgres,"
         " Tansu, Temporal, moto) are not counted.",
     ]
-    publish(result, console=console)
+    report.publish(result)

@@ -33,14 +33,12 @@ from rich.progress import Progress
 
 from apps.cli.system import System
 from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL, Settings
-from bench.report import Result, publish
+from bench.report import Result, console, progress, publish
 from bench.stack import (
     Document,
-    console,
     local_stack,
     one_page_documents,
     percentile,
-    progress,
     put_documents,
     running_ragstream,
 )
@@ -501,4 +499,4 @@ async def run() -> None:
             with console.status(f"indexing {len(documents)} documents through the pipeline"):
                 chunks = await index_corpus(settings, documents)
             levels, baselines = await measure(system, load)
-    publish(result(levels, baselines, documents=len(documents), chunks=chunks), console=console)
+    publish(result(levels, baselines, documents=len(documents), chunks=chunks))

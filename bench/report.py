@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 BENCHMARKS_FILE = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
@@ -64,9 +65,19 @@ def markdown(result: Result, *, command: str, when: datetime.datetime) -> str:
     return "\n".join(lines) + "\n"
 
 
-def publish(result: Result, *, console: Console | None = None) -> None:
+console = Console()
+if not console.is_terminal:  # a log file: room for the wide tables rather than 80 columns
+    console = Console(width=200)
+
+
+def progress(*, transient: bool = False) -> Progress:
+    """A progress bar on the benchmarks' console, so that a long step is never silent."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=console, transient=transient)
+
+
+def publish(result: Result) -> None:
     """Print `result` and put its section into BENCHMARKS.md, replacing the previous one."""
-    console = console or Console()
     table = Table(title=result.title)
     for column in result.columns:
         table.add_column(column)

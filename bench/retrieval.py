@@ -26,18 +26,18 @@ from uuid import UUID, uuid5
 
 import numpy as np
 import numpy.typing as npt
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from apps.common.embeddings import Embedder, Embedders
 from apps.common.qdrant_edge_store import QdrantEdgeStore
 from apps.common.settings import Settings
-from apps.common.vector_store import ChunkPoint, ScoredChunk, SearchFilter, SearchMode, VectorStore
+from apps.common.vector_store import ChunkPoint, ScoredChunk, SearchFilter, VectorStore
 from apps.stream_processors.chunking import ChunkingPolicy, chunk_elements
 from apps.stream_processors.partitioning import configure_offline, partition_document
+from bench import report
 from bench.corpus import ensure_manual
 from bench.questions import Question, Rule, build_questions, read_glossary, select_pages
-from bench.report import Result, publish
+from bench.report import Result
+from schemas.api import SearchMode
 from schemas.events import Chunk
 from schemas.points import ChunkPayload, point_id
 
@@ -191,25 +191,13 @@ def winner(scores: Sequence[Score]) -> Score:
     return max(scores, key=lambda s: (round(s.recall(), 6), round(s.mrr(), 6)))
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
-
-
 async def run() -> None:
-    console = Console()
     started = time.perf_counter()
     manual = ensure_manual()
     glossary = read_glossary((manual / "glossary.html").read_text(encoding="utf-8"))
     pages = select_pages(manual, PAGES, also={page for entry in glossary for page in entry.pages})
     questions = build_questions(pages, glossary)
-    with _progress(console) as progress:
+    with report.progress(transient=True) as progress:
         task = progress.add_task("parse + chunk pages", total=len(pages))
         chunks = await asyncio.to_thread(
             parse_pages, [manual / p.name for p in pages], lambda: progress.advance(task)
@@ -222,7 +210,7 @@ async def run() -> None:
     store = QdrantEdgeStore(root)
     try:
         total = sum(len(c) for c in chunks.values())
-        with _progress(console) as progress:
+        with report.progress(transient=True) as progress:
             task = progress.add_task(f"embed + upsert chunks ({MODEL})", total=total)
             count = await index_pages(
                 store, COLLECTION, embedder, chunks, on_chunks=lambda n: progress.advance(task, n)
@@ -230,7 +218,7 @@ async def run() -> None:
         indexed = time.perf_counter()
         vectors = await embedder.embed([q.text for q in questions])
         scores = []
-        with _progress(console) as progress:
+        with report.progress(transient=True) as progress:
             for mode in MODES:
                 task = progress.add_task(f"search ({mode})", total=len(questions))
                 scores.append(
@@ -247,7 +235,7 @@ async def run() -> None:
         await store.close()
         shutil.rmtree(root, ignore_errors=True)
     finished = time.perf_counter()
-    publish(
+    report.publish(
         _result(
             scores,
             pages=len(pages),
@@ -255,7 +243,6 @@ async def run() -> None:
             questions=questions,
             timings=(parsed - started, indexed - parsed, finished - indexed),
         ),
-        console=console,
     )
 
 

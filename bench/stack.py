@@ -15,19 +15,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from apps.cli.system import ALL_COMPONENTS, System, running_system
 from apps.common.s3 import s3_client
 from apps.common.settings import Settings
 from apps.devstack.stack import LocalStack
 from bench.corpus import manual_pages
 from tests.support import isolated_settings
-
-console = Console()
-if not console.is_terminal:  # a log file: room for the wide tables rather than 80 columns
-    console = Console(width=200)
 
 # About one printed page: 3,000 characters, some 450 words (four or five 200-token chunks).
 PAGE_CHARS = 3000
@@ -41,11 +34,6 @@ class Document:
     @property
     def body(self) -> bytes:
         return self.text.encode()
-
-
-def progress() -> Progress:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    return Progress(*columns, console=console)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from schemas.json_types import WHOLE_NUMBER
 
+# By meaning (the dense vector), by words (BM25 sparse vector), or both fused by reciprocal rank.
+SearchMode = Literal["dense", "sparse", "hybrid"]
+
 MAX_QUERY_CHARS = 8000
 MAX_TOP_K = 50
 TopK = Annotated[int, Strict(), Ge(1), Le(MAX_TOP_K), WHOLE_NUMBER]
@@ -29,7 +32,7 @@ class RetrievalOptions(BaseModel):
     )
     uploaded_after: datetime | None = Field(default=None, description="only documents uploaded at or after")
     uploaded_before: datetime | None = Field(default=None, description="only documents uploaded at or before")
-    search_mode: Literal["dense", "sparse", "hybrid"] | None = Field(
+    search_mode: SearchMode | None = Field(
         default=None,
         description="by meaning (dense), by words (sparse: BM25), or both fused (hybrid); default: hybrid",
     )

@@ -52,9 +52,9 @@ from apps.common.vector_store import (
     CollectionNotFound,
     ScoredChunk,
     SearchFilter,
-    SearchMode,
     store_span,
 )
+from schemas.api import SearchMode
 from schemas.points import ChunkPayload
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")

@@ -21,9 +21,9 @@ from apps.common.vector_store import (
     CollectionNotFound,
     ScoredChunk,
     SearchFilter,
-    SearchMode,
     store_span,
 )
+from schemas.api import SearchMode
 from schemas.points import ChunkPayload
 
 

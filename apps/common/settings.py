@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.api import SearchMode
+
 STATE_DIR = Path(".ragstream")
 STACK_ENV_FILE = STATE_DIR / "stack.env"
 
@@ -109,7 +111,7 @@ class Settings(BaseSettings):
     sse_keepalive_seconds: float = Field(default=10.0, gt=0)
     query_top_k: int = Field(default=5, ge=1)
     # The default is what won the retrieval benchmark (bench/retrieval.py, BENCHMARKS.md).
-    search_mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
+    search_mode: SearchMode = "hybrid"
     history_token_budget: int = Field(default=1500, ge=0)
 
     @cached_property

@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 from uuid import UUID
 
 import numpy as np
@@ -21,6 +21,7 @@ from opentelemetry.trace import SpanKind
 
 from apps.common.settings import Settings
 from apps.common.tracing import tracer
+from schemas.api import SearchMode
 from schemas.points import ChunkPayload
 
 DENSE = "dense"
@@ -28,8 +29,6 @@ SPARSE = "bm25"
 # Reciprocal rank fusion's constant (the usual 60), and how many candidates each side offers it.
 RRF_K = 60
 PREFETCH_FACTOR = 4
-
-SearchMode = Literal["dense", "sparse", "hybrid"]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pytest
 from apps.common.embeddings import Embedders
 from apps.common.qdrant_edge_store import QdrantEdgeStore
 from apps.common.settings import Settings
-from apps.common.vector_store import ScoredChunk, SearchMode
+from apps.common.vector_store import ScoredChunk
 from apps.stream_processors.partitioning import configure_offline
 from bench.questions import (
     GlossaryEntry,
@@ -38,6 +38,7 @@ from bench.retrieval import (
     reciprocal_rank,
     winner,
 )
+from schemas.api import SearchMode
 from schemas.points import ChunkPayload
 
 
