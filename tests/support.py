@@ -19,6 +19,8 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from psycopg.rows import dict_row
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
 
 from apps.common.documents import document_id_for
 from apps.common.settings import Settings
@@ -187,3 +189,14 @@ class ComponentProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(60)
+
+
+async def workflow_activities(client: Client, workflow_id: str) -> list[str]:
+    """The activities a workflow ran, in order: local activities leave a marker in its history."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    names = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            [data] = event.marker_recorded_event_attributes.details["data"].payloads
+            names.append(json.loads(data.data)["activity_type"])
+    return names

@@ -152,5 +152,4 @@ class IngestActivities:
                 digest.update(chunk)
                 if len(head) < file_types.SNIFF_BYTES:
                     head += chunk[: file_types.SNIFF_BYTES - len(head)]
-                activity.heartbeat()
         return digest.hexdigest(), head

@@ -23,7 +23,7 @@ from apps.common.documents import document_id_for
 from apps.common.s3 import s3_client, sqs_client
 from apps.common.settings import Settings
 from schemas.topics import DOCUMENT_CHUNKED, DOCUMENT_EMBEDDED, DOCUMENT_INDEXED, DOCUMENT_READY, S3_EVENTS
-from tests.support import committed_offsets, wait_until_complete
+from tests.support import committed_offsets, wait_until_complete, workflow_activities
 
 pytestmark = pytest.mark.integration
 
@@ -83,13 +83,8 @@ async def test_documents_put_in_s3_are_indexed_and_answered(settings: Settings, 
     for row in rows:
         handle = system.temporal.get_workflow_handle(row["workflow_id"])
         assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+        assert await workflow_activities(system.temporal, row["workflow_id"]) == UPLOAD_ACTIVITIES
         history = await handle.fetch_history()
-        activities = [
-            e.activity_task_scheduled_event_attributes.activity_type.name
-            for e in history.events
-            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        ]
-        assert activities == UPLOAD_ACTIVITIES
         signals = [
             e.workflow_execution_signaled_event_attributes.signal_name
             for e in history.events

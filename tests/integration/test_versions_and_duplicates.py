@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.api.enums.v1 import EventType
 
 from apps.cli.system import ALL_COMPONENTS, System, running_system
 from apps.common.documents import document_id_for
@@ -21,7 +20,13 @@ from apps.common.settings import Settings
 from apps.common.vector_store import SearchFilter, VectorStore
 from apps.devstack.stack import LocalStack
 from schemas.topics import S3_EVENTS
-from tests.support import isolated_settings, wait_for, wait_until_complete, wait_until_settled
+from tests.support import (
+    isolated_settings,
+    wait_for,
+    wait_until_complete,
+    wait_until_settled,
+    workflow_activities,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -198,10 +203,6 @@ async def test_unchanged_content_skips_parse_and_embedding(settings: Settings, s
     assert latest["chunk_count"] == row["chunk_count"]
     assert "content unchanged" in latest["metadata"]["note"]
     assert system.temporal is not None
-    history = await system.temporal.get_workflow_handle(workflow_id).fetch_history()
-    activities = [
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    ]
+    activities = await workflow_activities(system.temporal, workflow_id)
+    assert "register_document" in activities
     assert "publish_document_ready" not in activities
