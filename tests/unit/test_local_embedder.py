@@ -1,4 +1,5 @@
-"""Unit tests of `LocalEmbedder` with the real all-MiniLM-L6-v2: concurrent requests share encodes."""
+"""Unit tests of `LocalEmbedder` with the real all-MiniLM-L6-v2: concurrent requests share encodes,
+and an encode split over lanes gives each text its own vector."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def embedder() -> LocalEmbedder:
-    return LocalEmbedder(spec_of(DEFAULT_LOCAL_EMBEDDING_MODEL))
+    return LocalEmbedder(spec_of(DEFAULT_LOCAL_EMBEDDING_MODEL), lanes=3)
 
 
 def waiting(embedder: LocalEmbedder, count: int) -> Callable[[], Awaitable[bool]]:
@@ -33,12 +34,12 @@ async def test_requests_waiting_for_the_model_go_into_one_encode(
     embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alone = [(await embedder.embed([q]))[0] for q in QUESTIONS[:4]]
-    encodes: list[int] = []
+    encodes: list[tuple[int, int]] = []
     encode = embedder._encode
 
-    def counted(texts: Sequence[str]) -> Vectors:
-        encodes.append(len(texts))
-        return encode(texts)
+    def counted(texts: Sequence[str], lanes: int) -> Vectors:
+        encodes.append((len(texts), lanes))
+        return encode(texts, lanes)
 
     monkeypatch.setattr(embedder, "_encode", counted)
     embedder._encoding.acquire()  # the model is busy while the questions arrive
@@ -49,7 +50,7 @@ async def test_requests_waiting_for_the_model_go_into_one_encode(
         embedder._encoding.release()
     answers = await asking
 
-    assert encodes == [len(QUESTIONS)]
+    assert encodes == [(len(QUESTIONS), 1)]  # questions: one lane, the event loop keeps the GIL
     for i, vectors in enumerate(answers):
         assert vectors.shape == (1, 384)
         np.testing.assert_allclose(vectors[0], alone[i % 4], atol=1e-5)
@@ -60,7 +61,7 @@ async def test_a_failed_encode_fails_every_request_in_it_and_not_the_next(
 ) -> None:
     encode = embedder._encode
 
-    def broken(texts: Sequence[str]) -> Vectors:
+    def broken(texts: Sequence[str], lanes: int) -> Vectors:
         raise RuntimeError("out of memory")
 
     monkeypatch.setattr(embedder, "_encode", broken)
@@ -74,3 +75,24 @@ async def test_a_failed_encode_fails_every_request_in_it_and_not_the_next(
 
     monkeypatch.setattr(embedder, "_encode", encode)
     assert (await embedder.embed(QUESTIONS[:2])).shape == (2, 384)
+
+
+async def test_chunks_go_over_every_lane_and_each_gets_its_own_vector(
+    embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chunks = [
+        " ".join(f"{word} swims {i} km" for word in QUESTIONS[i % 4].split()[: 1 + i]) for i in range(11)
+    ]
+    alone = np.concatenate([await embedder.embed([chunk]) for chunk in chunks])
+    lanes: list[int] = []
+    encode = embedder._encode
+
+    def counted(texts: Sequence[str], lane_count: int) -> Vectors:
+        lanes.append(lane_count)
+        return encode(texts, lane_count)
+
+    monkeypatch.setattr(embedder, "_encode", counted)
+    together = await embedder.embed(chunks)
+
+    assert lanes == [3]
+    np.testing.assert_allclose(together, alone, atol=1e-5)
