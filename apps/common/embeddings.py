@@ -99,6 +99,16 @@ def _normalise(vectors: Vectors) -> Vectors:
     return normalised
 
 
+LANE_NICENESS = 10
+
+
+def _yield_to_latency() -> None:
+    """Lower this thread's CPU priority (10 nicer than its process): an encode is throughput work,
+    and the event loop beside it (questions, the pipeline's hops) should not wait behind it."""
+    thread = threading.get_native_id()
+    os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + LANE_NICENESS))
+
+
 @dataclass
 class _Request:
     texts: list[str]
@@ -124,7 +134,9 @@ class LocalEmbedder:
         self.spec = spec
         self._batch_size = batch_size
         self._lanes = lanes or len(os.sched_getaffinity(0))
-        self._lane_pool = concurrent.futures.ThreadPoolExecutor(self._lanes, thread_name_prefix="embed-lane")
+        self._lane_pool = concurrent.futures.ThreadPoolExecutor(
+            self._lanes, thread_name_prefix="embed-lane", initializer=_yield_to_latency
+        )
         self._model: Any = None
         self._lock = threading.Lock()
         self._encoding = threading.Lock()

@@ -4,12 +4,14 @@ and an encode split over lanes gives each text its own vector."""
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 
 import numpy as np
 import pytest
 
-from apps.common.embeddings import LocalEmbedder, Vectors, spec_of
+from apps.common.embeddings import LANE_NICENESS, LocalEmbedder, Vectors, spec_of
 from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL
 from tests.support import wait_for
 
@@ -87,12 +89,22 @@ async def test_chunks_go_over_every_lane_and_each_gets_its_own_vector(
     lanes: list[int] = []
     encode = embedder._encode
 
+    niceness: set[int] = set()
+    encode_lane = embedder._encode_lane
+
     def counted(texts: Sequence[str], lane_count: int) -> Vectors:
         lanes.append(lane_count)
         return encode(texts, lane_count)
 
+    def lane(model: object, texts: Sequence[str]) -> Vectors:
+        niceness.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return encode_lane(model, texts)
+
     monkeypatch.setattr(embedder, "_encode", counted)
+    monkeypatch.setattr(embedder, "_encode_lane", lane)
     together = await embedder.embed(chunks)
 
     assert lanes == [3]
+    # The lanes give way to the event loop: they run nicer than the process.
+    assert niceness == {min(19, os.getpriority(os.PRIO_PROCESS, 0) + LANE_NICENESS)}
     np.testing.assert_allclose(together, alone, atol=1e-5)
