@@ -476,7 +476,8 @@ def result(levels: Sequence[Level], baselines: Sequence[Baseline], *, documents:
         "overhead = total_ms - embed_ms - search_ms - llm_ms of the `done` event: the conversation and the"
         " question written to Postgres before retrieval, the `sources` event, the prompt, and waiting for"
         " the event loop. total_ms ends before the answer is stored, so that write is in the latency only.",
-        "embed_ms includes waiting for the embedder: the local model embeds one question at a time.",
+        "embed_ms includes waiting for the embedder: the local model runs one encode at a time, and the"
+        " questions that arrive meanwhile go into the next one together.",
         f"Each level: {len(top.answers)} questions ({len(QUESTIONS)} distinct, in turn) after one"
         " unmeasured question per client; each client keeps its connection. The clients and the stub run"
         " in a child process of their own, so their work is not counted as the API's.",
