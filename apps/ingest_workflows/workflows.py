@@ -8,8 +8,10 @@ tasks and five workflow tasks.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import PurePosixPath
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -48,6 +50,21 @@ _LOCAL_RETRY_THRESHOLD = timedelta(milliseconds=500)
 _ACTIVITY_FAILED = (ActivityError, ApplicationError, ActivityTimeoutError)
 
 
+Arg = TypeVar("Arg")
+Result = TypeVar("Result")
+
+
+async def _run_activity(activity: Callable[[IngestActivities, Arg], Awaitable[Result]], arg: Arg) -> Result:
+    """Run one of the activities locally, with the workflow's timeout and retries."""
+    return await workflow.execute_local_activity_method(
+        activity,
+        arg,
+        start_to_close_timeout=_ACTIVITY_TIMEOUT,
+        retry_policy=_RETRY,
+        local_retry_threshold=_LOCAL_RETRY_THRESHOLD,
+    )
+
+
 def _cause(error: FailureError) -> str:
     """The message of the exception the activity raised, not Temporal's wrapper around it."""
     cause = error.cause if isinstance(error, ActivityError) else None
@@ -78,25 +95,15 @@ class UploadWorkflow:
     async def run(self, request: UploadRequest) -> UploadOutcome:
         change = request.change
         try:
-            validated = await workflow.execute_local_activity_method(
-                IngestActivities.validate_s3_object,
-                change,
-                start_to_close_timeout=_ACTIVITY_TIMEOUT,
-                retry_policy=_RETRY,
-                local_retry_threshold=_LOCAL_RETRY_THRESHOLD,
-            )
+            validated = await _run_activity(IngestActivities.validate_s3_object, change)
         except _ACTIVITY_FAILED as exc:
             error = f"could not read the object from S3: {_cause(exc)}"
             validated = ValidatedObject(filename=PurePosixPath(change.key).name or change.key, error=error)
         outcome = UploadOutcome(document_id=request.document_id, version=change.version, status="superseded")
         if validated.skip_reason:
             return outcome.model_copy(update={"error": validated.skip_reason})
-        registered = await workflow.execute_local_activity_method(
-            IngestActivities.register_document,
-            Registration(request=request, validated=validated),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT,
-            retry_policy=_RETRY,
-            local_retry_threshold=_LOCAL_RETRY_THRESHOLD,
+        registered = await _run_activity(
+            IngestActivities.register_document, Registration(request=request, validated=validated)
         )
         if registered is None:
             return outcome.model_copy(update={"error": "a newer version of the object was registered first"})
@@ -116,12 +123,8 @@ class UploadWorkflow:
             )
         else:
             try:
-                await workflow.execute_local_activity_method(
-                    IngestActivities.publish_document_ready,
-                    Publication(request=request, validated=validated),
-                    start_to_close_timeout=_ACTIVITY_TIMEOUT,
-                    retry_policy=_RETRY,
-                    local_retry_threshold=_LOCAL_RETRY_THRESHOLD,
+                await _run_activity(
+                    IngestActivities.publish_document_ready, Publication(request=request, validated=validated)
                 )
                 final = await self._wait_for_indexing(request)
             except _ACTIVITY_FAILED as exc:
@@ -131,13 +134,7 @@ class UploadWorkflow:
                     status="failed",
                     error=f"could not hand the document to the stream processors (Kafka): {_cause(exc)}",
                 )
-        await workflow.execute_local_activity_method(
-            IngestActivities.finalize_document,
-            final,
-            start_to_close_timeout=_ACTIVITY_TIMEOUT,
-            retry_policy=_RETRY,
-            local_retry_threshold=_LOCAL_RETRY_THRESHOLD,
-        )
+        await _run_activity(IngestActivities.finalize_document, final)
         return outcome.model_copy(
             update={
                 "status": final.status,
