@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from psycopg.rows import dict_row
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import WorkflowHistory
 
 from apps.common.documents import document_id_for
 from apps.common.settings import Settings
@@ -191,9 +191,8 @@ class ComponentProcess:
             self.process.wait(60)
 
 
-async def workflow_activities(client: Client, workflow_id: str) -> list[str]:
+def workflow_activities(history: WorkflowHistory) -> list[str]:
     """The activities a workflow ran, in order: local activities leave a marker in its history."""
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
     names = []
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:

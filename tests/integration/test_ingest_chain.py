@@ -83,8 +83,8 @@ async def test_documents_put_in_s3_are_indexed_and_answered(settings: Settings, 
     for row in rows:
         handle = system.temporal.get_workflow_handle(row["workflow_id"])
         assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
-        assert await workflow_activities(system.temporal, row["workflow_id"]) == UPLOAD_ACTIVITIES
         history = await handle.fetch_history()
+        assert workflow_activities(history) == UPLOAD_ACTIVITIES
         signals = [
             e.workflow_execution_signaled_event_attributes.signal_name
             for e in history.events

@@ -203,6 +203,6 @@ async def test_unchanged_content_skips_parse_and_embedding(settings: Settings, s
     assert latest["chunk_count"] == row["chunk_count"]
     assert "content unchanged" in latest["metadata"]["note"]
     assert system.temporal is not None
-    activities = await workflow_activities(system.temporal, workflow_id)
+    activities = workflow_activities(await system.temporal.get_workflow_handle(workflow_id).fetch_history())
     assert "register_document" in activities
     assert "publish_document_ready" not in activities
