@@ -473,9 +473,10 @@ def result(levels: Sequence[Level], baselines: Sequence[Baseline], *, documents:
             f"(of {100 * (os.cpu_count() or 1)} %)."
         )
     table.notes += [
-        "overhead = total_ms - embed_ms - search_ms - llm_ms of the `done` event: the conversation and the"
-        " question written to Postgres before retrieval, the `sources` event, the prompt, and waiting for"
-        " the event loop. total_ms ends before the answer is stored, so that write is in the latency only.",
+        "overhead = total_ms - embed_ms - search_ms - llm_ms of the `done` event: starting the SSE"
+        " response, the `sources` event, the prompt, and waiting for the event loop. Each question is a new"
+        " conversation, written to Postgres while retrieval runs; total_ms ends before the answer is"
+        " stored, so that write is in the latency only.",
         "embed_ms includes waiting for the embedder: the local model runs one encode at a time, and the"
         " questions that arrive meanwhile go into the next one together.",
         f"Each level: {len(top.answers)} questions ({len(QUESTIONS)} distinct, in turn) after one"

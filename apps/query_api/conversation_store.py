@@ -104,9 +104,11 @@ class ConversationStore:
             )
         return message_id
 
-    async def start(self, title: str | None, role: str, content: str) -> tuple[UUID, UUID]:
+    async def start(
+        self, title: str | None, role: str, content: str, *, conversation_id: UUID | None = None
+    ) -> tuple[UUID, UUID]:
         """A new conversation with its first message, in one statement; returns both ids."""
-        conversation_id, message_id = uuid.uuid4(), uuid.uuid4()
+        conversation_id, message_id = conversation_id or uuid.uuid4(), uuid.uuid4()
         async with self._pool.connection() as conn:
             await conn.execute(
                 "WITH started AS (INSERT INTO conversations (id, title, metadata) VALUES (%s, %s, %s)"

@@ -62,9 +62,11 @@ async def _answer(engine: RagEngine, body: QueryRequest, turn: Turnstart) -> Asy
     """The answer as it happens: sources, tokens, then done (the turn stored) or an error."""
     parts: list[str] = []
     retrieval: Retrieval | None = None
+    stage = "retrieval"
     with log_context(conversation_id=turn.conversation_id):
         try:
             retrieval = await engine.retrieve(body.query, body)
+            stage = "llm"
             yield SourcesEvent(sources=retrieval.sources)
             llm_started = time.perf_counter()
             first_token_at: float | None = None
@@ -80,6 +82,7 @@ async def _answer(engine: RagEngine, body: QueryRequest, turn: Turnstart) -> Asy
                         usage = _usage(chunk)
             timings = engine.timings(turn, retrieval, llm_started, first_token_at)
             observe_answer(timings)
+            stage = "storage"
             message_id = await engine.finish(turn, "".join(parts), retrieval, usage=usage, timings=timings)
             yield DoneEvent(
                 conversation_id=turn.conversation_id,
@@ -96,7 +99,6 @@ async def _answer(engine: RagEngine, body: QueryRequest, turn: Turnstart) -> Asy
             raise
         except Exception as exc:
             log.exception("answering in conversation %s failed", turn.conversation_id)
-            stage = "retrieval" if retrieval is None else "llm"
             ANSWER_ERRORS.labels(f"{stage}_error").inc()
             yield ErrorDetail(
                 code=f"{stage}_error",

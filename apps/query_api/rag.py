@@ -1,16 +1,19 @@
 """The RAG engine: conversation turn, retrieval, prompt, and the stored answer.
 
-`sse.py` and the non-streaming route drive it the same way: `begin` (conversation and user
-message), `retrieve` (embed + search), `chat_request` (the prompt), the chat model's
-stream, then `finish` (the assistant message, with its sources).
+The query route drives it the same way for streamed and JSON answers: `begin` (the conversation
+and its history; the user's message is written meanwhile), `retrieve` (embed + search),
+`chat_request` (the prompt), the chat model's stream, then `finish` (the assistant message, with
+its sources).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from apps.common.embeddings import Embedders
 from apps.common.generations import LiveGenerations
@@ -23,15 +26,17 @@ from apps.query_api.errors import ApiError
 from apps.query_api.prompt import ContextChunk, Turn, build_prompt, recent_history
 from schemas.api import QueryRequest, RetrievalOptions, Source, Timings, Usage
 
+log = logging.getLogger(__name__)
 _TITLE_CHARS = 80
 
 
 @dataclass
 class Turnstart:
     conversation_id: UUID
-    user_message_id: UUID
     history: list[Turn]
     started: float
+    # The user's message being written, while retrieval runs: its round trips are not in the answer's time.
+    question_stored: asyncio.Task[None]
 
 
 @dataclass
@@ -63,22 +68,38 @@ class RagEngine:
         self.generations = generations
         self.chat = chat
         self.conversations = conversations
+        self._storing: set[asyncio.Task[None]] = set()
 
     async def begin(self, request: QueryRequest) -> Turnstart:
-        """Find (or start) the conversation, read its recent history, and store the user's message."""
+        """Find (or start) the conversation and read its recent history; the user's message is stored
+        in a task of its own, which `finish` waits for."""
         started = time.perf_counter()
         if request.conversation_id is not None:
             if await self.conversations.get(request.conversation_id) is None:
                 raise ApiError(404, "conversation_not_found", f"no conversation {request.conversation_id}")
             conversation_id = request.conversation_id
             history = await self.conversations.recent_turns(conversation_id)
-            user_message_id = await self.conversations.add_message(conversation_id, "user", request.query)
         else:
-            conversation_id, user_message_id = await self.conversations.start(
-                request.query[:_TITLE_CHARS], "user", request.query
-            )
-            history = []
-        return Turnstart(conversation_id, user_message_id, history, started)
+            conversation_id, history = uuid4(), []
+        stored = asyncio.create_task(
+            self._store_question(conversation_id, request.query, new=request.conversation_id is None)
+        )
+        # Stored even if the answer never starts (the client left): then only this set holds the task.
+        self._storing.add(stored)
+        stored.add_done_callback(self._stored)
+        return Turnstart(conversation_id, history, started, stored)
+
+    def _stored(self, task: asyncio.Task[None]) -> None:
+        self._storing.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("storing a question failed: %s: %s", type(error).__name__, error)
+
+    async def _store_question(self, conversation_id: UUID, query: str, *, new: bool) -> None:
+        if new:
+            title = query[:_TITLE_CHARS]
+            await self.conversations.start(title, "user", query, conversation_id=conversation_id)
+        else:
+            await self.conversations.add_message(conversation_id, "user", query)
 
     async def retrieve(self, query: str, options: RetrievalOptions) -> Retrieval:
         """The chunks that best match `query`, within the options' filters."""
@@ -143,7 +164,9 @@ class RagEngine:
         timings: Timings,
         interrupted: bool = False,
     ) -> UUID:
-        """Store the assistant's answer with the sources it was given (and whether it was cut short)."""
+        """Store the assistant's answer with the sources it was given (and whether it was cut short),
+        after the question it answers."""
+        await turn.question_stored
         metadata: dict[str, Any] = {
             "sources": [s.model_dump(mode="json", exclude={"text"}) for s in retrieval.sources],
             "model": self.chat.name,

@@ -24,6 +24,7 @@ from apps.cli.system import System, running_system
 from apps.common.settings import Settings
 from apps.common.vector_store import ChunkPoint
 from apps.devstack.stack import LocalStack
+from apps.query_api.rag import RagEngine, Retrieval
 from schemas.points import ChunkPayload, point_id
 from tests.openai_stub import CHAT_DELTAS, FAILS_AFTER, OpenAIStub, running_openai_stub
 from tests.support import isolated_settings, wait_for
@@ -178,6 +179,55 @@ async def test_filters_and_top_k_bound_the_sources(extractive_api: Api) -> None:
         assert await sources(document_ids=[str(ids["bread.txt"])]) == ["bread.txt"]
         assert await sources(uploaded_before="2021-01-01T00:00:00Z") == ["tides.txt"]
         assert "tides.txt" not in await sources(uploaded_after="2021-01-01T00:00:00Z")
+
+
+async def test_retrieval_runs_while_the_question_is_stored(
+    extractive_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storing the question waits until retrieval has begun, and retrieval until the question is being
+    stored: done one after the other they would wait for each other until the timeout."""
+    assert extractive_api.system.api is not None
+    engine: RagEngine = extractive_api.system.api.state.engine
+    storing, retrieving = asyncio.Event(), asyncio.Event()
+    start, retrieve = engine.conversations.start, engine.retrieve
+
+    async def slow_start(*args: Any, **kwargs: Any) -> tuple[uuid.UUID, uuid.UUID]:
+        storing.set()
+        await asyncio.wait_for(retrieving.wait(), 10)
+        return await start(*args, **kwargs)
+
+    async def slow_retrieve(*args: Any) -> Retrieval:
+        retrieving.set()
+        await asyncio.wait_for(storing.wait(), 10)
+        return await retrieve(*args)
+
+    monkeypatch.setattr(engine.conversations, "start", slow_start)
+    monkeypatch.setattr(engine, "retrieve", slow_retrieve)
+    async with extractive_api.client() as client:
+        events = await sse_events(client, {"query": "What causes tides?"})
+    assert [name for name, _ in events][-1] == "done"
+    assert events[0][1]["sources"][0]["filename"] == "tides.txt"
+    stored = await messages(extractive_api.settings, events[-1][1]["conversation_id"])
+    assert [m["role"] for m in stored] == ["user", "assistant"]
+
+
+async def test_a_question_that_cannot_be_stored_ends_with_a_storage_error(
+    extractive_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert extractive_api.system.api is not None
+    engine: RagEngine = extractive_api.system.api.state.engine
+
+    async def failing_start(*args: Any, **kwargs: Any) -> tuple[uuid.UUID, uuid.UUID]:
+        raise psycopg.OperationalError("the database went away")
+
+    monkeypatch.setattr(engine.conversations, "start", failing_start)
+    async with extractive_api.client() as client:
+        events = await sse_events(client, {"query": "What causes tides?"})
+    names = [name for name, _ in events]
+    assert names[0] == "sources"
+    assert names[-1] == "error"
+    assert events[-1][1]["code"] == "storage_error"
+    assert "the database went away" in events[-1][1]["message"]
 
 
 async def test_a_conversation_carries_its_history_into_the_prompt(llm_api: Api, chat: OpenAIStub) -> None:
