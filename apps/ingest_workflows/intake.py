@@ -2,7 +2,8 @@
 `s3.events` (MinIO's way) and starts one `UploadWorkflow` per object version.
 
 An SQS message is deleted only after its workflows started, so a crash redelivers it; the
-workflow ids make that redelivery harmless.
+workflow ids make that redelivery harmless. The messages of one receive start together and are
+deleted in one call.
 """
 
 from __future__ import annotations
@@ -45,14 +46,40 @@ async def poll_sqs(sqs: Any, queue_url: str, *, temporal: Client, settings: Sett
             response = await sqs.receive_message(
                 QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=_LONG_POLL_SECONDS
             )
-            for message in response.get("Messages", []):
-                await handle_notification(message["Body"], temporal=temporal, settings=settings)
-                await sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            messages = response.get("Messages", [])
+            if messages:
+                await _handle_messages(sqs, queue_url, messages, temporal=temporal, settings=settings)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("reading S3 events from SQS failed; retrying")
             await asyncio.sleep(_ERROR_BACKOFF_SECONDS)
+
+
+async def _handle_messages(
+    sqs: Any, queue_url: str, messages: list[dict[str, Any]], *, temporal: Client, settings: Settings
+) -> None:
+    """Start the messages' workflows together, then delete in one call the messages whose workflows
+    started; the others come back after the queue's visibility timeout."""
+    outcomes = await asyncio.gather(
+        *(handle_notification(m["Body"], temporal=temporal, settings=settings) for m in messages),
+        return_exceptions=True,
+    )
+    handled: list[dict[str, str]] = []
+    for message, outcome in zip(messages, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            log.error(
+                "starting the workflows of SQS message %s failed (it will be redelivered): %s: %s",
+                message["MessageId"],
+                type(outcome).__name__,
+                outcome,
+            )
+        else:
+            handled.append({"Id": str(len(handled)), "ReceiptHandle": message["ReceiptHandle"]})
+    if handled:
+        deleted = await sqs.delete_message_batch(QueueUrl=queue_url, Entries=handled)
+        for failure in deleted.get("Failed", []):
+            log.warning("deleting an SQS message failed (it will be redelivered): %s", failure)
 
 
 def subscribe_s3_events(broker: KafkaBroker, *, temporal: Client, settings: Settings) -> None:
