@@ -62,10 +62,23 @@ class IngestActivities:
                     filename=filename, skip_reason="the object exists again: nothing to delete"
                 )
             return ValidatedObject(filename=filename)
-        head = await self._head(change.bucket, change.key, change.version_id)
-        if head is None:
+        # One GET: its headers answer what a HEAD would, and its body is hashed only if they pass.
+        response = await self._get(change)
+        if response is None:
             return ValidatedObject(filename=filename, skip_reason="the object version no longer exists")
-        size = int(head["ContentLength"])
+        body = response["Body"]
+        async with body:
+            facts = self._check(filename, int(response["ContentLength"]))
+            if facts.error:
+                return facts
+            sha256, first_bytes = await _digest(body)
+        mismatch = file_types.content_mismatch(facts.content_type, first_bytes)
+        if mismatch:
+            return facts.model_copy(update={"sha256": sha256, "error": f"{mismatch}: upload the right file"})
+        return facts.model_copy(update={"sha256": sha256})
+
+    def _check(self, filename: str, size: int) -> ValidatedObject:
+        """The object's facts, with an error if its type, or its size, rules it out."""
         content_type = file_types.content_type_for(filename)
         facts = ValidatedObject(filename=filename, content_type=content_type or "", size=size)
         if content_type is None:
@@ -80,11 +93,7 @@ class IngestActivities:
                 "(RAGSTREAM_MAX_OBJECT_SIZE): split it or raise the limit"
             )
             return facts.model_copy(update={"error": error})
-        sha256, first_bytes = await self._hash(change)
-        mismatch = file_types.content_mismatch(content_type, first_bytes)
-        if mismatch:
-            return facts.model_copy(update={"sha256": sha256, "error": f"{mismatch}: upload the right file"})
-        return facts.model_copy(update={"sha256": sha256})
+        return facts
 
     @activity.defn(name="register_document")
     async def register_document(self, registration: Registration) -> RegisteredDocument | None:
@@ -133,23 +142,36 @@ class IngestActivities:
         try:
             head: dict[str, Any] = await self.s3.head_object(**kwargs)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NoSuchVersion", "405"}:
+            if _gone(exc):
                 return None
             raise
         return head
 
-    async def _hash(self, change: S3ObjectChange) -> tuple[str, bytes]:
-        """The sha256 of the object version and its first bytes, read in a stream."""
+    async def _get(self, change: S3ObjectChange) -> dict[str, Any] | None:
+        """The object version's GET response (its body not read yet), or None if it is gone."""
         kwargs = {"Bucket": change.bucket, "Key": change.key}
         if change.version_id:
             kwargs["VersionId"] = change.version_id
-        response = await self.s3.get_object(**kwargs)
-        digest = hashlib.sha256()
-        head = b""
-        body = response["Body"]
-        async with body:
-            async for chunk in body.iter_chunks(_READ_CHUNK):
-                digest.update(chunk)
-                if len(head) < file_types.SNIFF_BYTES:
-                    head += chunk[: file_types.SNIFF_BYTES - len(head)]
-        return digest.hexdigest(), head
+        try:
+            response: dict[str, Any] = await self.s3.get_object(**kwargs)
+        except ClientError as exc:
+            if _gone(exc):
+                return None
+            raise
+        return response
+
+
+def _gone(error: ClientError) -> bool:
+    """S3's answer for a key, or a version, that does not exist (or is a delete marker)."""
+    return error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NoSuchVersion", "405"}
+
+
+async def _digest(body: Any) -> tuple[str, bytes]:
+    """The sha256 of a streamed body and its first bytes."""
+    digest = hashlib.sha256()
+    head = b""
+    async for chunk in body.iter_chunks(_READ_CHUNK):
+        digest.update(chunk)
+        if len(head) < file_types.SNIFF_BYTES:
+            head += chunk[: file_types.SNIFF_BYTES - len(head)]
+    return digest.hexdigest(), head
