@@ -20,6 +20,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from apps.common.documents import document_id_for
 from apps.common.intake import start_uploads, workflow_id_for
@@ -136,8 +137,14 @@ def _task_queue() -> str:
 
 
 def _worker(env: WorkflowEnvironment, fakes: FakeActivities, task_queue: str) -> Worker:
-    # The default (sandboxed) workflow runner, as in production.
-    return Worker(env.client, task_queue=task_queue, workflows=[UploadWorkflow], activities=fakes.all())
+    # In Temporal's sandbox: the workers run the workflow without it, so its determinism checks are here.
+    return Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=[UploadWorkflow],
+        activities=fakes.all(),
+        workflow_runner=SandboxedWorkflowRunner(),
+    )
 
 
 async def _start(
