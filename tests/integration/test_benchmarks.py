@@ -1,4 +1,4 @@
-"""The freshness and query benchmarks' measuring code on small data (a few documents, a few
+"""The ingest, freshness and query benchmarks' measuring code on small data (a few documents, a few
 questions), so that it keeps working between full runs of `make bench`: the numbers must be
 there and sane, not fast."""
 
@@ -10,9 +10,10 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from apps.cli.system import ALL_COMPONENTS, running_system
+from apps.common.embeddings import HASHING_MODEL
 from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL, EXTRACTIVE_CHAT_MODEL
 from apps.devstack.stack import LocalStack
-from bench import freshness, query
+from bench import freshness, ingest, query
 from bench.stack import Document, page_text, percentile
 from tests.openai_stub import CHAT_DELTAS
 from tests.support import isolated_settings
@@ -45,6 +46,31 @@ def test_page_text_keeps_blocks_and_drops_navigation() -> None:
     assert page_text(html) == "VACUUM\n\nVACUUM reclaims storage. It runs in the background."
     assert percentile([3.0, 1.0, 2.0, 4.0], 50) == 2.0
     assert percentile([3.0, 1.0, 2.0, 4.0], 99) == 4.0
+
+
+def html_pages(directory: Path, count: int) -> list[Path]:
+    pages = []
+    for document in documents(count):
+        page = directory / f"{Path(document.key).stem}.html"
+        page.write_text(f"<html><body><h2>{page.stem}</h2><p>{document.text}</p></body></html>")
+        pages.append(page)
+    return pages
+
+
+async def test_ingest_uploads_from_a_process_of_its_own_and_counts_every_chunk(
+    local_stack: LocalStack, tmp_path: Path
+) -> None:
+    run = await ingest.ragstream(local_stack, HASHING_MODEL, html_pages(tmp_path, 3))
+    assert run.documents == 3
+    assert run.chunks >= 3
+    assert run.seconds > 0
+    assert run.peak_rss_mib is not None
+
+
+async def test_ingest_ends_with_the_error_of_a_failed_upload(local_stack: LocalStack, tmp_path: Path) -> None:
+    pages = [*html_pages(tmp_path, 1), tmp_path / "missing.html"]
+    with pytest.raises(FileNotFoundError):
+        await ingest.ragstream(local_stack, HASHING_MODEL, pages)
 
 
 async def test_freshness_measures_each_document_and_its_steps(
