@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -57,13 +58,13 @@ class IngestActivities:
         """Check that the object version exists, is not empty, not too large and of a type we parse."""
         filename = PurePosixPath(change.key).name or change.key
         if change.kind == "removed":
-            if await self._head(change.bucket, change.key, None) is not None:
+            if await self._unless_gone(self.s3.head_object, change, None) is not None:
                 return ValidatedObject(
                     filename=filename, skip_reason="the object exists again: nothing to delete"
                 )
             return ValidatedObject(filename=filename)
         # One GET: its headers answer what a HEAD would, and its body is hashed only if they pass.
-        response = await self._get(change)
+        response = await self._unless_gone(self.s3.get_object, change, change.version_id)
         if response is None:
             return ValidatedObject(filename=filename, skip_reason="the object version no longer exists")
         body = response["Body"]
@@ -137,33 +138,21 @@ class IngestActivities:
         if not await documents.finalize(self.pool, outcome):
             log.info("document %s: version %s was superseded", outcome.document_id, outcome.version)
 
-    async def _head(self, bucket: str, key: str, version_id: str | None) -> dict[str, Any] | None:
-        kwargs = {"Bucket": bucket, "Key": key} | ({"VersionId": version_id} if version_id else {})
-        try:
-            head: dict[str, Any] = await self.s3.head_object(**kwargs)
-        except ClientError as exc:
-            if _gone(exc):
-                return None
-            raise
-        return head
-
-    async def _get(self, change: S3ObjectChange) -> dict[str, Any] | None:
-        """The object version's GET response (its body not read yet), or None if it is gone."""
+    async def _unless_gone(
+        self, call: Callable[..., Awaitable[Any]], change: S3ObjectChange, version_id: str | None
+    ) -> dict[str, Any] | None:
+        """S3's answer to `call` (HEAD or GET; a GET's body not read yet) for the object, or its
+        version; None if it does not exist or is a delete marker."""
         kwargs = {"Bucket": change.bucket, "Key": change.key}
-        if change.version_id:
-            kwargs["VersionId"] = change.version_id
+        if version_id:
+            kwargs["VersionId"] = version_id
         try:
-            response: dict[str, Any] = await self.s3.get_object(**kwargs)
+            response: dict[str, Any] = await call(**kwargs)
         except ClientError as exc:
-            if _gone(exc):
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NoSuchVersion", "405"}:
                 return None
             raise
         return response
-
-
-def _gone(error: ClientError) -> bool:
-    """S3's answer for a key, or a version, that does not exist (or is a delete marker)."""
-    return error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NoSuchVersion", "405"}
 
 
 async def _digest(body: Any) -> tuple[str, bytes]:
