@@ -55,7 +55,7 @@ class Run:
 
 class PeakRss:
     """Samples the resident memory of this process (the four apps) and of the largest of its
-    children (the parser workers)."""
+    children: a parser worker (the benchmark's uploader, also a child, is far smaller)."""
 
     def __init__(self) -> None:
         self.main = 0.0
