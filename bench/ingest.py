@@ -24,7 +24,6 @@ from rich.progress import Progress
 
 from apps.common.documents import document_id_for
 from apps.common.embeddings import HASHING_MODEL, Embedder, Embedders
-from apps.common.s3 import s3_client
 from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL, Settings
 from apps.devstack.stack import LocalStack
 from apps.stream_processors.chunking import ChunkingPolicy, chunk_elements
@@ -32,7 +31,7 @@ from apps.stream_processors.partitioning import configure_offline, partition_doc
 from bench import llama_baseline, report
 from bench.corpus import manual_pages
 from bench.report import Result
-from bench.stack import local_stack, running_ragstream
+from bench.stack import Document, local_stack, put_documents, running_ragstream
 from tests.support import wait_until_settled
 
 PAGES = int(os.environ.get("RAGSTREAM_BENCH_PAGES", "100"))
@@ -139,14 +138,8 @@ def _ready() -> None:
 
 
 def _upload(settings: Settings, pages: list[tuple[str, Path]]) -> None:
-    """Runs in the uploader: put every page, one after another."""
-
-    async def put_all() -> None:
-        async with s3_client(settings) as s3:
-            for key, page in pages:
-                await s3.put_object(Bucket=settings.s3_bucket, Key=key, Body=page.read_bytes())
-
-    asyncio.run(put_all())
+    """Runs in the uploader: read the pages, then put them one after another."""
+    asyncio.run(put_documents(settings, [Document(key, page.read_text()) for key, page in pages]))
 
 
 async def _settled(
