@@ -3,12 +3,18 @@ the state of rebuilding one (requested -> building -> live; the previous live on
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
 import time
+from collections.abc import Callable
 
 from apps.common.build_settings import BuildSettings
 from apps.common.database import Pool
 from apps.common.vector_store import VectorStore
 from schemas.generations import Generation, ReplaySource
+
+log = logging.getLogger(__name__)
 
 _COLUMNS = (
     "name, alias, number, embedding_model, dimensions, chunk_size, chunk_overlap, source, status,"
@@ -150,23 +156,58 @@ async def ensure_live_generation(
 
 
 class LiveGenerations:
-    """The live generation of an alias, read at most once a second: a switch is seen at once,
-    without a query per request."""
+    """The live generation of an alias, read at most once a `ttl_seconds`: a switch is seen within
+    two, without a query per request.
 
-    def __init__(self, pool: Pool, *, ttl_seconds: float = 1.0) -> None:
+    A reading up to two ttls old is still served while one task reads the new one, so a busy API
+    never has a question wait for Postgres; an older one (after a quiet spell) is waited for. Callers
+    that need a reading at the same time share one query.
+    """
+
+    def __init__(
+        self, pool: Pool, *, ttl_seconds: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._pool = pool
         self._ttl = ttl_seconds
+        self._clock = clock
         self._cache: dict[str, tuple[float, Generation | None]] = {}
+        self._reading: dict[str, asyncio.Task[Generation | None]] = {}
         self._by_name: dict[str, Generation] = {}
 
     async def get(self, alias: str) -> Generation | None:
-        now = time.monotonic()
         cached = self._cache.get(alias)
-        if cached is not None and now - cached[0] < self._ttl:
-            return cached[1]
+        if cached is not None:
+            read_at, generation = cached
+            age = self._clock() - read_at
+            if age < self._ttl:
+                return generation
+            if age < 2 * self._ttl:
+                self._read(alias)
+                return generation
+        return await asyncio.shield(self._read(alias))
+
+    def _read(self, alias: str) -> asyncio.Task[Generation | None]:
+        """The reading under way for `alias`, or a new one."""
+        task = self._reading.get(alias)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._query(alias))
+            self._reading[alias] = task
+            task.add_done_callback(functools.partial(self._read_done, alias))
+        return task
+
+    async def _query(self, alias: str) -> Generation | None:
+        read_at = self._clock()
         generation = await live(self._pool, alias)
-        self._cache[alias] = (now, generation)
+        self._cache[alias] = (read_at, generation)
         return generation
+
+    def _read_done(self, alias: str, task: asyncio.Task[Generation | None]) -> None:
+        self._reading.pop(alias, None)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # Whoever waited has it too; a reading in the background has only this log.
+            log.warning(
+                "reading the live generation of %s failed: %s: %s", alias, type(error).__name__, error
+            )
 
     async def for_collection(self, name: str) -> Generation | None:
         """The generation a collection name designates: itself, or the live one if it is an alias."""
