@@ -28,10 +28,10 @@ from typing import Any
 import httpx
 import psutil
 from httpx_sse import aconnect_sse
-from openai import AsyncOpenAI
 from rich.progress import Progress
 
 from apps.cli.system import System
+from apps.common.openai_client import openai_client
 from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL, Settings
 from bench.report import Result, console, progress, publish
 from bench.stack import (
@@ -321,7 +321,7 @@ async def stub_alone(
     base_url: str, concurrency: int, answers: int, *, bar: Progress | None = None
 ) -> Baseline:
     """The stub's streamed answers to the openai SDK, from this process as the API's chat model asks."""
-    client = AsyncOpenAI(api_key="not-needed", base_url=base_url, max_retries=0)
+    client = openai_client(Settings(_env_file=None, **stub_settings(base_url)))
     baseline = Baseline(concurrency)
 
     async def one(_: int) -> None:

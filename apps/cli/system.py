@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
@@ -80,6 +81,7 @@ async def running_system(settings: Settings, components: Collection[Component]) 
     needs_kafka = {"processors", "worker", "intake"} & set(components)
     async with contextlib.AsyncExitStack() as stack:
         await migrate(settings.database_url)
+        stack.push_async_callback(system.embedders.close)
         pool = await open_pool(settings.database_url, max_size=settings.database_pool_size)
         stack.push_async_callback(pool.close)
         system.generations = LiveGenerations(pool)
@@ -152,6 +154,8 @@ async def running_system(settings: Settings, components: Collection[Component]) 
             system.tasks.append(asyncio.create_task(worker.run(), name="temporal-worker"))
             stack.push_async_callback(_shutdown_worker, worker)
         if "api" in components:
+            chat = make_chat_model(settings)
+            stack.push_async_callback(chat.close)
             app = create_app(
                 ApiResources(
                     settings=settings,
@@ -159,7 +163,7 @@ async def running_system(settings: Settings, components: Collection[Component]) 
                     store=_required(system.store),
                     embedders=system.embedders,
                     generations=system.generations,
-                    chat=make_chat_model(settings),
+                    chat=chat,
                     temporal=LazyTemporal(settings, system.temporal),
                 )
             )
@@ -171,6 +175,11 @@ async def running_system(settings: Settings, components: Collection[Component]) 
             await server.wait_started(task)
             system.api_url = settings.api_url
         stack.push_async_callback(_cancel, [t for t in system.tasks if t.get_name() == "intake-sqs"])
+        # What exists now lives as long as the system (modules, the model, clients, the app): kept out
+        # of the cyclic garbage collector's walks, a full collection no longer pauses every request
+        # in flight for ~0.4 s (it walked ~700k objects).
+        gc.freeze()
+        stack.callback(gc.unfreeze)
         yield system
 
 

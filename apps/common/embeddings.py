@@ -281,6 +281,7 @@ class Embedders:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._by_model: dict[str, Embedder] = {}
+        self._clients: list[AsyncOpenAI] = []
 
     def get(self, model: str) -> Embedder:
         if model not in self._by_model:
@@ -291,9 +292,16 @@ class Embedders:
             elif spec.name == HASHING_MODEL:
                 embedder = HashingEmbedder(spec)
             else:
-                embedder = OpenAIEmbedder(spec, openai_client(self._settings))
+                client = openai_client(self._settings)
+                self._clients.append(client)
+                embedder = OpenAIEmbedder(spec, client)
             self._by_model[model] = embedder
         return self._by_model[model]
+
+    async def close(self) -> None:
+        """Close the providers' clients (the local models hold no connections)."""
+        for client in self._clients:
+            await client.close()
 
     @property
     def default(self) -> Embedder:

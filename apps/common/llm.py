@@ -45,6 +45,10 @@ class ChatModel(Protocol):
 
     def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]: ...
 
+    async def close(self) -> None:
+        """Release its connections."""
+        ...
+
 
 class OpenAIChat:
     """Chat completions, streamed, from OpenAI or any server that speaks its API."""
@@ -73,6 +77,9 @@ class OpenAIChat:
         finally:
             await stream.close()
         yield ChatChunk(usage=usage or Usage(count_tokens(request.prompt), count_tokens("".join(completion))))
+
+    async def close(self) -> None:
+        await self._client.close()
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n{2,}")
@@ -183,6 +190,9 @@ class ExtractiveChat:
             yield ChatChunk(delta=word)
             await asyncio.sleep(0)
         yield ChatChunk(usage=Usage(count_tokens(request.prompt), count_tokens(answer)))
+
+    async def close(self) -> None:
+        """Nothing to close."""
 
 
 def make_chat_model(settings: Settings) -> ChatModel:

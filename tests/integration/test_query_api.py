@@ -5,11 +5,13 @@ documents, errors for bad input, and the OpenAI-compatible endpoint through the 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -228,6 +230,23 @@ async def test_a_question_that_cannot_be_stored_ends_with_a_storage_error(
     assert names[-1] == "error"
     assert events[-1][1]["code"] == "storage_error"
     assert "the database went away" in events[-1][1]["message"]
+
+
+async def test_a_running_system_keeps_its_startup_objects_from_the_collector_and_closes_its_clients(
+    local_stack: LocalStack, tmp_path: Path, stub: OpenAIStub
+) -> None:
+    settings = await isolated_settings(
+        local_stack, tmp_path, openai_base_url=stub.base_url, chat_model="stub-model", openai_max_retries=0
+    )
+    async with running_system(settings, ["api"]) as system:
+        # A full collection walks only what the system made after starting.
+        assert gc.get_freeze_count() > 10_000
+        assert system.api is not None
+        engine: RagEngine = system.api.state.engine
+        async with httpx.AsyncClient(base_url=settings.api_url, timeout=60) as client:
+            assert [name for name, _ in await sse_events(client, {"query": "tides?"})][-1] == "done"
+    assert engine.chat._client.is_closed()  # type: ignore[attr-defined]
+    assert gc.get_freeze_count() == 0
 
 
 async def test_a_conversation_carries_its_history_into_the_prompt(llm_api: Api, chat: OpenAIStub) -> None:

@@ -13,9 +13,9 @@ import numpy as np
 import numpy.typing as npt
 import openai
 import pytest
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, DefaultAioHttpClient
 
-from apps.common.embeddings import MODEL_SPECS, EmbeddingModelSpec, OpenAIEmbedder
+from apps.common.embeddings import MODEL_SPECS, Embedders, EmbeddingModelSpec, OpenAIEmbedder
 from apps.common.llm import ChatChunk, ChatRequest, OpenAIChat, Usage
 from apps.common.openai_client import openai_client
 from apps.common.settings import Settings
@@ -58,6 +58,25 @@ def test_the_client_is_configured_from_settings(client: AsyncOpenAI, stub: OpenA
     assert client.max_retries == 2
     assert str(client.base_url).rstrip("/") == stub.base_url
     assert client.api_key == "test"
+    assert isinstance(client._client, DefaultAioHttpClient)  # the SDK's aiohttp transport, not httpx's
+
+
+async def test_closing_the_chat_model_closes_its_client(client: AsyncOpenAI) -> None:
+    chat = OpenAIChat(CHAT_MODEL, client)
+    async for _ in chat.stream(ChatRequest(prompt="p", query="q")):
+        pass
+    await chat.close()
+    assert client.is_closed()
+
+
+async def test_embedders_close_the_provider_clients_they_opened(stub: OpenAIStub) -> None:
+    settings = Settings(_env_file=None, openai_api_key="test", openai_base_url=stub.base_url)
+    embedders = Embedders(settings)
+    embedder = embedders.get(EMBEDDING_MODEL)
+    assert isinstance(embedder, OpenAIEmbedder)
+    await embedder.embed(["one"])
+    await embedders.close()
+    assert embedder._client.is_closed()
 
 
 async def test_embeddings_are_batched_by_the_models_input_limit(
