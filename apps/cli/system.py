@@ -85,6 +85,7 @@ async def running_system(settings: Settings, components: Collection[Component]) 
         pool = await open_pool(settings.database_url, max_size=settings.database_pool_size)
         stack.push_async_callback(pool.close)
         system.generations = LiveGenerations(pool)
+        stack.push_async_callback(system.generations.close)
         if needs_search:
             system.store = open_vector_store(settings)
             stack.push_async_callback(system.store.close)

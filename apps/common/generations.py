@@ -209,6 +209,13 @@ class LiveGenerations:
                 "reading the live generation of %s failed: %s: %s", alias, type(error).__name__, error
             )
 
+    async def close(self) -> None:
+        """Stop the readings under way: called before the pool they read from closes."""
+        reading = list(self._reading.values())
+        for task in reading:
+            task.cancel()
+        await asyncio.gather(*reading, return_exceptions=True)
+
     async def for_collection(self, name: str) -> Generation | None:
         """The generation a collection name designates: itself, or the live one if it is an alias."""
         generation = self._by_name.get(name)

@@ -141,6 +141,19 @@ async def test_a_failed_background_reading_is_logged_and_tried_again(
     assert table.queries == 3
 
 
+async def test_closing_stops_the_reading_under_way(
+    table: FakeTable, cache: LiveGenerations, clock: Clock
+) -> None:
+    await cache.get("documents")
+    table.open.clear()
+    clock.now += 1.5
+    await cache.get("documents")
+    [reading] = cache._reading.values()
+    await cache.close()
+    assert reading.cancelled()
+    assert not cache._reading
+
+
 async def test_when_the_reading_is_too_old_its_error_reaches_the_caller(
     table: FakeTable, cache: LiveGenerations, clock: Clock
 ) -> None:
