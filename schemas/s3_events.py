@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
 from annotated_types import Ge
@@ -56,6 +57,11 @@ class S3ObjectChange(BaseModel):
     version_id: str | None = None
     sequencer: str | None = None
     event_time: datetime | None = None
+
+    @property
+    def filename(self) -> str:
+        """The key's last path segment (the whole key if it ends in a slash)."""
+        return PurePosixPath(self.key).name or self.key
 
     @property
     def version(self) -> str:

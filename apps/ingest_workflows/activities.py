@@ -56,7 +56,7 @@ class IngestActivities:
     @activity.defn(name="validate_s3_object")
     async def validate_s3_object(self, change: S3ObjectChange) -> ValidatedObject:
         """Check that the object version exists, is not empty, not too large and of a type we parse."""
-        filename = PurePosixPath(change.key).name or change.key
+        filename = change.filename
         if change.kind == "removed":
             if await self._unless_gone(self.s3.head_object, change, None) is not None:
                 return ValidatedObject(

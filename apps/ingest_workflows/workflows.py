@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from pathlib import PurePosixPath
 from typing import TypeVar
 
 from temporalio import workflow
@@ -98,7 +97,7 @@ class UploadWorkflow:
             validated = await _run_activity(IngestActivities.validate_s3_object, change)
         except _ACTIVITY_FAILED as exc:
             error = f"could not read the object from S3: {_cause(exc)}"
-            validated = ValidatedObject(filename=PurePosixPath(change.key).name or change.key, error=error)
+            validated = ValidatedObject(filename=change.filename, error=error)
         outcome = UploadOutcome(document_id=request.document_id, version=change.version, status="superseded")
         if validated.skip_reason:
             return outcome.model_copy(update={"error": validated.skip_reason})
