@@ -262,6 +262,9 @@ class OpenAIEmbedder:
     async def warm_up(self) -> None:
         """Nothing to load: the provider may even be down now, and the stage retries when it is."""
 
+    async def close(self) -> None:
+        await self._client.close()
+
     async def embed(self, texts: Sequence[str]) -> Vectors:
         rows: list[Vectors] = []
         for start, end in request_batches(texts, self.spec):
@@ -281,7 +284,6 @@ class Embedders:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._by_model: dict[str, Embedder] = {}
-        self._clients: list[AsyncOpenAI] = []
 
     def get(self, model: str) -> Embedder:
         if model not in self._by_model:
@@ -292,16 +294,15 @@ class Embedders:
             elif spec.name == HASHING_MODEL:
                 embedder = HashingEmbedder(spec)
             else:
-                client = openai_client(self._settings)
-                self._clients.append(client)
-                embedder = OpenAIEmbedder(spec, client)
+                embedder = OpenAIEmbedder(spec, openai_client(self._settings))
             self._by_model[model] = embedder
         return self._by_model[model]
 
     async def close(self) -> None:
         """Close the providers' clients (the local models hold no connections)."""
-        for client in self._clients:
-            await client.close()
+        for embedder in self._by_model.values():
+            if isinstance(embedder, OpenAIEmbedder):
+                await embedder.close()
 
     @property
     def default(self) -> Embedder:
