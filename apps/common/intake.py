@@ -65,6 +65,9 @@ async def _start(
             task_queue=settings.temporal_task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            # A worker of this client (`ragstream dev`, or the worker beside the intake) gets the first
+            # workflow task in the start's reply: no poll through the server's matching service.
+            request_eager_start=True,
         )
     except WorkflowAlreadyStartedError:
         log.info("duplicate S3 event for %s: its workflow already ran", workflow_id)

@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle
+from temporalio.client import (
+    Client,
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowInput,
+    WorkflowHandle,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -394,3 +400,34 @@ async def test_the_same_version_twice_runs_one_workflow(env: WorkflowEnvironment
     assert after.duplicate
     assert after.run_id is None
     assert after.workflow_id == first.workflow_id
+
+
+class _StartRecorder(Interceptor):
+    """Records each workflow start the client makes."""
+
+    def __init__(self) -> None:
+        self.starts: list[StartWorkflowInput] = []
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        recorder = self
+
+        class Recording(OutboundInterceptor):
+            async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
+                recorder.starts.append(input)
+                return await super().start_workflow(input)
+
+        return Recording(next)
+
+
+async def test_the_intake_asks_for_an_eager_start(env: WorkflowEnvironment) -> None:
+    recorder = _StartRecorder()
+    config = env.client.config()
+    config["interceptors"] = [recorder]
+    client = Client(**config)
+    task_queue = _task_queue()
+    settings = Settings(_env_file=None, temporal_task_queue=task_queue)
+
+    await start_uploads(client, settings, [_change()])
+
+    assert [start.request_eager_start for start in recorder.starts] == [True]
+    assert recorder.starts[0].task_queue == task_queue
