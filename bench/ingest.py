@@ -2,7 +2,7 @@
 real local stack, beside the ceiling (the embedder alone on the same chunks) and LlamaIndex's
 IngestionPipeline given the same parser (unstructured), splitter settings, embedder and a
 Qdrant store; once with all-MiniLM-L6-v2 and once with a near-free embedder that exposes each
-pipeline's own overhead. Peak RSS of the ragstream process (all four apps) and its parser workers.
+pipeline's own overhead. Peak RSS and CPU time of each process that takes part.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import contextlib
 import multiprocessing
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +25,15 @@ from rich.progress import Progress
 from apps.common.documents import document_id_for
 from apps.common.embeddings import HASHING_MODEL, Embedder, Embedders
 from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL, Settings
+from apps.devstack.process import ServerProcess
 from apps.devstack.stack import LocalStack
 from apps.stream_processors.chunking import ChunkingPolicy, chunk_elements
 from apps.stream_processors.partitioning import configure_offline, partition_document
 from bench import llama_baseline, report
 from bench.corpus import manual_pages
+from bench.cpu import CpuLedger, Group
 from bench.report import Result
-from bench.stack import Document, local_stack, put_documents, running_ragstream
+from bench.stack import Document, local_stack, put_documents, running_deployables
 from tests.support import wait_until_settled
 
 PAGES = int(os.environ.get("RAGSTREAM_BENCH_PAGES", "100"))
@@ -43,32 +45,42 @@ class Run:
     seconds: float
     documents: int
     chunks: int
-    peak_rss_mib: tuple[float, float] | None = None  # the apps' process, a parser worker
+    peak_rss_mib: dict[str, float] = field(default_factory=dict)  # by process: the largest of its group
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # by process group
 
     def row(self, name: str, embedder: str, ceiling: float | None) -> tuple[object, ...]:
         per_second = self.chunks / self.seconds
         share = f"{per_second / ceiling:.2f}" if ceiling else "1.00"
-        rss = "{:.0f} / {:.0f}".format(*self.peak_rss_mib) if self.peak_rss_mib else "-"
-        return (name, embedder, self.documents / self.seconds, per_second, share, rss)
+        rss = " / ".join(f"{mib:.0f}" for mib in self.peak_rss_mib.values()) or "-"
+        cpu = self.cpu_ms_per_document(sum(self.cpu_seconds.values()))
+        return (name, embedder, self.documents / self.seconds, per_second, share, cpu, rss)
+
+    def cpu_ms_per_document(self, seconds: float) -> float:
+        return 1000 * seconds / self.documents
+
+    def cpu_note(self, name: str) -> str:
+        """Where the run's CPU went, a document at a time, and how busy it kept the machine."""
+        groups = ", ".join(
+            f"{group} {self.cpu_ms_per_document(seconds):.1f}" for group, seconds in self.cpu_seconds.items()
+        )
+        busy = 100 * sum(self.cpu_seconds.values()) / (self.seconds * (os.cpu_count() or 1))
+        return f"{name}: CPU ms a document: {groups}; the machine's CPUs {busy:.0f}% busy."
 
 
 class PeakRss:
-    """Samples the resident memory of this process (the four apps) and of the largest of its
-    children: a parser worker (the benchmark's uploader, also a child, is far smaller)."""
+    """Samples the resident memory of each group's processes; keeps the largest seen in each group."""
 
-    def __init__(self) -> None:
-        self.main = 0.0
-        self.worker = 0.0
+    def __init__(self, groups: dict[str, Collection[int]]) -> None:
+        self._groups = groups
+        self.mib = dict.fromkeys(groups, 0.0)
         self._task: asyncio.Task[None] | None = None
 
     async def _sample(self) -> None:
-        me = psutil.Process()
         while True:
-            with contextlib.suppress(psutil.Error):
-                self.main = max(self.main, me.memory_info().rss / 2**20)
-            for child in me.children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    self.worker = max(self.worker, child.memory_info().rss / 2**20)
+            for name, pids in self._groups.items():
+                for pid in pids:
+                    with contextlib.suppress(psutil.Error):
+                        self.mib[name] = max(self.mib[name], psutil.Process(pid).memory_info().rss / 2**20)
             await asyncio.sleep(0.2)
 
     def __enter__(self) -> PeakRss:
@@ -96,31 +108,77 @@ def parse_pages(pages: Sequence[Path]) -> list[list[str]]:
 async def embedder_alone(embedder: Embedder, chunked: list[list[str]]) -> Run:
     texts = [text for page in chunked for text in page]
     batch = 64
+    ledger = CpuLedger([Group("this process", [os.getpid()])])
+    ledger.start()
     started = time.perf_counter()
     with report.progress() as progress:
         task = progress.add_task(f"{embedder.spec.name} alone", total=len(texts))
         for start in range(0, len(texts), batch):
             await embedder.embed(texts[start : start + batch])
             progress.advance(task, min(batch, len(texts) - start))
-    return Run(time.perf_counter() - started, len(chunked), len(texts))
+    seconds = time.perf_counter() - started
+    ledger.stop()
+    return Run(seconds, len(chunked), len(texts), cpu_seconds=ledger.used)
 
 
 async def ragstream(stack: LocalStack, model: str, pages: Sequence[Path]) -> Run:
     """S3 put of every page to the last one complete, through every hop of the real pipeline."""
     keys = [f"manual/{page.name}" for page in pages]
-    async with running_ragstream(stack, embedding_model=model, chat_model="extractive") as (settings, _):
-        with PeakRss() as rss, report.progress() as progress:
+    deployed = running_deployables(stack, embedding_model=model, chat_model="extractive")
+    async with deployed as (settings, workflows):
+        parsers = _children(stack) - {workflows}
+        processes = {"processors": [os.getpid()], "workflows": [workflows], "parser": parsers}
+        with PeakRss(processes) as rss, report.progress() as progress:
             task = progress.add_task(f"ragstream ({model})", total=len(keys))
             with _uploader() as uploader:
+                uploaders = _children(stack) - parsers - {workflows}
+                ledger = CpuLedger(_groups(stack, workflows, parsers, uploaders))
+                ledger.start()
                 started = time.perf_counter()
                 uploads = list(zip(keys, pages, strict=True))
                 uploading = asyncio.wrap_future(uploader.submit(_upload, settings, uploads))
                 rows = await _settled(settings, keys, progress, task, uploading)
                 seconds = time.perf_counter() - started
+                ledger.stop()
     failed = [r["s3_key"] for r in rows if r["status"] != "complete"]
     if failed:
         raise RuntimeError(f"ragstream failed pages: {failed}")
-    return Run(seconds, len(keys), sum(r["chunk_count"] for r in rows), (rss.main, rss.worker))
+    chunks = sum(r["chunk_count"] for r in rows)
+    return Run(seconds, len(keys), chunks, rss.mib, ledger.used)
+
+
+def _servers(stack: LocalStack) -> dict[str, ServerProcess | None]:
+    return {
+        "Temporal": stack.temporal.process,
+        "moto (S3, SQS)": stack.s3.process,
+        "Tansu (Kafka)": stack.kafka.process,
+        "Postgres": stack.postgres.process,
+    }
+
+
+def _children(stack: LocalStack) -> set[int]:
+    """This process's children but the servers: the workflows' process, the parser workers, then
+    the uploader too."""
+    servers = {process.pid for process in _servers(stack).values() if process}
+    return {child.pid for child in psutil.Process().children() if child.pid not in servers}
+
+
+def _groups(
+    stack: LocalStack, workflows: int, parsers: Collection[int], uploader: Collection[int]
+) -> list[Group]:
+    """The processes of a ragstream run, by what they do; each server with its children (Postgres's
+    connections)."""
+    servers = [
+        Group(name, [process.pid] if process else [], descendants=True)
+        for name, process in _servers(stack).items()
+    ]
+    return [
+        Group("processors + API", [os.getpid()]),
+        Group("parser workers", sorted(parsers)),
+        Group("workflow worker + intake", [workflows]),
+        *servers,
+        Group("uploader", sorted(uploader)),
+    ]
 
 
 @contextlib.contextmanager
@@ -169,12 +227,16 @@ def llama_index(model: str, pages: list[Path]) -> Run:
     """LlamaIndex's pipeline at its best `num_workers` (None, or one per CPU)."""
     best: Run | None = None
     for workers in (None, os.cpu_count() or 2):
+        # This process (LlamaIndex runs in one of its threads) and the workers it starts.
+        ledger = CpuLedger([Group("LlamaIndex", [os.getpid()], descendants=True)])
+        ledger.start()
         try:
             seconds, chunks = llama_baseline.ingest(model, pages, POLICY, workers=workers)
         except Exception as exc:  # report, and keep the mode that works
             report.console.print(f"LlamaIndex with num_workers={workers} failed: {type(exc).__name__}: {exc}")
             continue
-        run = Run(seconds, len(pages), chunks)
+        ledger.stop()
+        run = Run(seconds, len(pages), chunks, cpu_seconds=ledger.used)
         report.console.print(f"LlamaIndex num_workers={workers}: {chunks / seconds:.1f} chunks/s")
         if best is None or run.seconds < best.seconds:
             best = run
@@ -190,7 +252,15 @@ async def run() -> None:
     result = Result(
         "ingest",
         f"Ingestion: {len(pages)} pages of the PostgreSQL manual, S3 event to searchable",
-        ["pipeline", "embedder", "documents/s", "chunks/s", "of ceiling", "peak RSS MiB: apps / parser"],
+        [
+            "pipeline",
+            "embedder",
+            "documents/s",
+            "chunks/s",
+            "of ceiling",
+            "CPU ms a document",
+            "peak RSS MiB: processors / workflows / parser",
+        ],
     )
     with local_stack() as stack:
         for model in (DEFAULT_LOCAL_EMBEDDING_MODEL, HASHING_MODEL):
@@ -207,6 +277,7 @@ async def run() -> None:
                 f"{model}: ragstream {ours.chunks / ours.seconds:.1f} chunks/s is "
                 f"{(ours.chunks / ours.seconds) / (theirs.chunks / theirs.seconds):.2f}x LlamaIndex's"
             )
+            result.notes.append(ours.cpu_note(f"ragstream with {model}"))
     result.notes += [
         "Targets: end to end >= 0.90 of the ceiling and >= 1.1x LlamaIndex with all-MiniLM-L6-v2;"
         " with the near-free embedder at least LlamaIndex's speed.",
@@ -217,8 +288,14 @@ async def run() -> None:
         " the Temporal workflow, Kafka hops, parsing in a worker pool, batched embedding and upserts."
         " The pages are put one after another by a client in a process of its own (as on another"
         " machine, but on the same CPUs).",
-        "Peak RSS: the process running the four apps (API, stream processors with the embedding"
-        " model, workflow worker, intake) / the largest parser worker process. The servers (Postgres,"
-        " Tansu, Temporal, moto) are not counted.",
+        "ragstream runs as its deployables do: the workflow worker and the intake (sharing a Temporal"
+        " client) in a process of their own, the stream processors (with the embedding model) and the"
+        " API in another, its parser workers in theirs.",
+        "Peak RSS: the stream processors' process / the workflows' process / the largest parser worker."
+        " The servers (Postgres, Tansu, Temporal, moto) are not counted.",
+        "CPU ms a document: user and system CPU time over the measured stretch, per document. For"
+        " ragstream, every process that takes part: its own, the four servers"
+        " (with their children) and the uploader; for LlamaIndex its process and its workers; for"
+        " the ceiling the embedder's process.",
     ]
     report.publish(result)

@@ -33,6 +33,7 @@ from rich.progress import Progress
 from apps.cli.system import System
 from apps.common.openai_client import openai_client
 from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL, Settings
+from bench.cpu import cpu_seconds
 from bench.report import Result, console, progress, publish
 from bench.stack import (
     Document,
@@ -266,8 +267,8 @@ class LoadProcess:
 
         pool = system.api.state.pool if system.api is not None else None
         processes = {"api": psutil.Process(), "load": psutil.Process(self._process.pid)}
-        before = {name: _cpu_seconds(process.cpu_times()) for name, process in processes.items()}
-        before["all"] = _cpu_seconds(psutil.cpu_times())
+        before = {name: cpu_seconds(process.cpu_times()) for name, process in processes.items()}
+        before["all"] = cpu_seconds(psutil.cpu_times())
         if pool is not None:
             pool.pop_stats()
         started = time.perf_counter()
@@ -278,8 +279,8 @@ class LoadProcess:
         if isinstance(reply, str):
             raise RuntimeError(f"the clients failed: {reply}")
         assert isinstance(reply, Level)
-        after = {name: _cpu_seconds(process.cpu_times()) for name, process in processes.items()}
-        after["all"] = _cpu_seconds(psutil.cpu_times())
+        after = {name: cpu_seconds(process.cpu_times()) for name, process in processes.items()}
+        after["all"] = cpu_seconds(psutil.cpu_times())
         reply.cpu = {name: 100 * (after[name] - before[name]) / wall for name in before}
         if pool is not None:
             stats = pool.pop_stats()
@@ -287,11 +288,6 @@ class LoadProcess:
             reply.pool_wait_ms = stats.get("requests_wait_ms", 0) / requests
             reply.pool_queued = stats.get("requests_queued", 0) / requests
         return reply
-
-
-def _cpu_seconds(times: Any) -> float:
-    """User and system time (psutil's tuples; the machine's counts every CPU)."""
-    return float(times.user + times.system + getattr(times, "nice", 0.0))
 
 
 @contextlib.asynccontextmanager

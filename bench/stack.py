@@ -4,23 +4,27 @@ manual, percentiles, and a progress bar so the terminal is not silent."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
+import multiprocessing
 import re
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import Any
 
+from apps.cli.run import run_until_stopped
 from apps.cli.system import ALL_COMPONENTS, System, running_system
 from apps.common.s3 import s3_client
 from apps.common.settings import Settings
 from apps.devstack.stack import LocalStack
 from bench.corpus import manual_pages
-from tests.support import isolated_settings
+from tests.support import isolated_settings, wait_for
 
 # About one printed page: 3,000 characters, some 450 words (four or five 200-token chunks).
 PAGE_CHARS = 3000
@@ -69,6 +73,47 @@ async def running_ragstream(stack: LocalStack, **overrides: Any) -> AsyncIterato
             yield settings, system
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def running_deployables(stack: LocalStack, **overrides: Any) -> AsyncIterator[tuple[Settings, int]]:
+    """ragstream as its deployables run it: the workflow worker with the intake (they share a Temporal
+    client, so a workflow starts on the worker beside it) in a process of their own, the stream
+    processors and the API in this one (started first: the worker finds the live collection). Yields
+    the settings and the workflows' process id."""
+    directory = Path(tempfile.mkdtemp(prefix="ragstream-bench-"))
+    context = multiprocessing.get_context("spawn")
+    try:
+        settings = await isolated_settings(stack, directory, **overrides)
+        async with running_system(settings, ("api", "processors")):
+            ready = context.Event()
+            workflows = context.Process(
+                target=_run_workflows, args=(settings, ready), name="ragstream-workflows"
+            )
+            workflows.start()
+            try:
+
+                async def started() -> bool:
+                    if not workflows.is_alive():
+                        raise RuntimeError(f"the workflow worker exited at start (code {workflows.exitcode})")
+                    return ready.is_set()
+
+                await wait_for(started, timeout=120, interval=0.1, what="the workflow worker to start")
+                assert workflows.pid is not None
+                yield settings, workflows.pid
+            finally:
+                workflows.terminate()  # SIGTERM: it stops its components cleanly
+                await asyncio.to_thread(workflows.join, 30)
+                if workflows.is_alive():
+                    workflows.kill()
+                    await asyncio.to_thread(workflows.join)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _run_workflows(settings: Settings, ready: EventType) -> None:
+    """Runs in the workflows' process until SIGTERM."""
+    asyncio.run(run_until_stopped(settings, ("worker", "intake"), on_started=lambda _: ready.set()))
 
 
 async def put_documents(settings: Settings, documents: Sequence[Document]) -> None:

@@ -64,7 +64,21 @@ async def test_ingest_uploads_from_a_process_of_its_own_and_counts_every_chunk(
     assert run.documents == 3
     assert run.chunks >= 3
     assert run.seconds > 0
-    assert run.peak_rss_mib is not None
+    assert list(run.peak_rss_mib) == ["processors", "workflows", "parser"]
+    assert all(mib > 50 for mib in run.peak_rss_mib.values()), run.peak_rss_mib
+    # Every process that took part is found, and each used some CPU.
+    assert list(run.cpu_seconds) == [
+        "processors + API",
+        "parser workers",
+        "workflow worker + intake",
+        "Temporal",
+        "moto (S3, SQS)",
+        "Tansu (Kafka)",
+        "Postgres",
+        "uploader",
+    ]
+    assert all(seconds > 0 for seconds in run.cpu_seconds.values()), run.cpu_seconds
+    assert "the machine's CPUs" in run.cpu_note("ragstream")
 
 
 async def test_ingest_ends_with_the_error_of_a_failed_upload(local_stack: LocalStack, tmp_path: Path) -> None:
