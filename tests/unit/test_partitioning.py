@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from typing import Any
 
 import pytest
 
@@ -190,7 +191,7 @@ def test_html_and_markdown_parse_without_spacy_or_language_detection(monkeypatch
     def forbidden(*_: object, **__: object) -> None:
         raise AssertionError("called for nothing ragstream keeps")
 
-    monkeypatch.setattr(unstructured.nlp.tokenize, "_process", forbidden)
+    monkeypatch.setattr(unstructured.nlp.tokenize, "_get_nlp", forbidden)
     monkeypatch.setattr(unstructured.partition.common.lang, "detect_languages", forbidden)
     html = (
         b"<html><body><h2>Walruses</h2><p>Walruses haul out on sea ice between their dives for clams.</p>"
@@ -208,3 +209,34 @@ def test_html_and_markdown_parse_without_spacy_or_language_detection(monkeypatch
         ("Narwhals", True),
         ("Narwhals are toothed whales of the Arctic with one long tusk.", False),
     ]
+
+
+def test_plain_text_runs_spacy_once_a_paragraph(monkeypatch: pytest.MonkeyPatch) -> None:
+    import unstructured.nlp.tokenize
+
+    nlp = unstructured.nlp.tokenize._get_nlp()
+    runs: list[str] = []
+
+    class CountingPipeline:
+        tokenizer = nlp.tokenizer
+
+        def __call__(self, text: str) -> Any:
+            runs.append(text)
+            return nlp(text)
+
+    monkeypatch.setattr(unstructured.nlp.tokenize, "_get_nlp", CountingPipeline)
+    paragraphs = [
+        "Harbour seals rest on sandbanks at low tide. They hunt when the water rises again.",
+        "GREY SEALS",
+        "Grey seals gather in colonies on rocky shores each autumn to breed.",
+    ]
+    elements = partition_document("\n\n".join(paragraphs).encode(), "seals.txt", "text/plain")
+
+    assert [(e.text, e.is_title) for e in elements] == [
+        (paragraphs[0], False),
+        (paragraphs[1], True),
+        (paragraphs[2], False),
+    ]
+    # Sentences, tags and word counts of a paragraph all come from one run of the pipeline.
+    assert sorted(runs) == sorted(set(runs))
+    assert set(runs) <= set(paragraphs)
