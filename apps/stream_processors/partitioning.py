@@ -7,9 +7,8 @@ the "fast" strategy (the others want Hub models, poppler or tesseract).
 
 unstructured only reads token text, part-of-speech tags and sentence boundaries from spaCy,
 so a pipeline of just tok2vec + tagger + senter, derived once from the installed model,
-parses ~2.5x faster than the full one with the same element types. It also runs that pipeline
-once per question about a paragraph (its sentences, its tags, each sentence's words): here one
-run answers them all, and words come from the tokenizer alone, for the same elements again.
+parses ~2.5x faster than the full one with the same element types; `spacy_answers` asks it
+less often, for the same elements again.
 
 Two more things cost most of an HTML page's parse time and give ragstream nothing: detecting the
 document's language (stored in element metadata ragstream does not keep: turned off with
@@ -21,7 +20,6 @@ its headings: the test is replaced by a constant in that parser, see `configure_
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import os
 import tempfile
@@ -29,6 +27,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from apps.stream_processors import spacy_answers
 from apps.stream_processors.chunking import TextElement
 
 _SKIPPED_CATEGORIES = frozenset({"Header", "Footer", "PageBreak", "PageNumber", "Image"})
@@ -75,32 +74,10 @@ def configure_offline() -> None:
     import unstructured.nlp.tokenize as tokenize
 
     tokenize._SPACY_MODEL_NAME = _light_spacy_model()  # type: ignore[misc]
-    tokenize._process = _analysed
-    import unstructured.partition.text_type as text_type
-
-    text_type.word_tokenize = _word_tokens  # type: ignore[attr-defined]
+    spacy_answers.install()
     import unstructured.partition.html.parser as html_parser
 
     html_parser.is_possible_narrative_text = _any_block_is_narrative  # type: ignore[attr-defined,assignment]
-
-
-@functools.lru_cache(maxsize=64)
-def _analysed(text: str) -> Any:
-    """One spaCy run per text, shared: unstructured asks for a paragraph's sentences and its tags
-    separately, and would run the whole pipeline for each. It asks about one paragraph after
-    another, so the last few are enough to keep."""
-    import unstructured.nlp.tokenize as tokenize
-
-    return tokenize._get_nlp()(str(text))
-
-
-@functools.lru_cache(maxsize=256)
-def _word_tokens(text: str) -> list[str]:
-    """A text's tokens from spaCy's tokenizer alone: the pipeline after it never changes them, so
-    counting a sentence's words needs no tagging."""
-    import unstructured.nlp.tokenize as tokenize
-
-    return [token.text for token in tokenize._get_nlp().tokenizer(str(text))]
 
 
 def _any_block_is_narrative(text: str) -> bool:

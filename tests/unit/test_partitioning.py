@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from apps.stream_processors import spacy_answers
 from apps.stream_processors.chunking import TextElement
 from apps.stream_processors.partitioning import (
     MAX_DOCX_COMPRESSION_RATIO,
@@ -211,18 +212,22 @@ def test_html_and_markdown_parse_without_spacy_or_language_detection(monkeypatch
     ]
 
 
-def test_plain_text_runs_spacy_once_a_paragraph(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plain_text_paragraphs_are_analysed_once_and_together(monkeypatch: pytest.MonkeyPatch) -> None:
     import unstructured.nlp.tokenize
 
     nlp = unstructured.nlp.tokenize._get_nlp()
-    runs: list[str] = []
+    batches: list[list[str]] = []
 
     class CountingPipeline:
         tokenizer = nlp.tokenizer
 
         def __call__(self, text: str) -> Any:
-            runs.append(text)
+            batches.append([text])
             return nlp(text)
+
+        def pipe(self, texts: list[str]) -> Any:
+            batches.append(list(texts))
+            return nlp.pipe(texts)
 
     monkeypatch.setattr(unstructured.nlp.tokenize, "_get_nlp", CountingPipeline)
     paragraphs = [
@@ -237,6 +242,33 @@ def test_plain_text_runs_spacy_once_a_paragraph(monkeypatch: pytest.MonkeyPatch)
         (paragraphs[1], True),
         (paragraphs[2], False),
     ]
-    # Sentences, tags and word counts of a paragraph all come from one run of the pipeline.
-    assert sorted(runs) == sorted(set(runs))
-    assert set(runs) <= set(paragraphs)
+    # Sentences, tags and word counts of every paragraph come from one run of the pipeline.
+    assert batches == [paragraphs]
+
+
+def test_a_long_text_is_analysed_a_batch_of_paragraphs_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import unstructured.nlp.tokenize
+
+    nlp = unstructured.nlp.tokenize._get_nlp()
+    sizes: list[int] = []
+
+    class CountingPipeline:
+        tokenizer = nlp.tokenizer
+
+        def __call__(self, text: str) -> Any:
+            sizes.append(1)
+            return nlp(text)
+
+        def pipe(self, texts: list[str]) -> Any:
+            sizes.append(len(texts))
+            return nlp.pipe(texts)
+
+    monkeypatch.setattr(unstructured.nlp.tokenize, "_get_nlp", CountingPipeline)
+    count = spacy_answers.BATCH_PARAGRAPHS + 6
+    paragraphs = [
+        f"Sea otter number {n} floats on its back and cracks a sea urchin open." for n in range(count)
+    ]
+    elements = partition_document("\n\n".join(paragraphs).encode(), "otters.txt", "text/plain")
+
+    assert texts(elements) == paragraphs
+    assert sizes == [spacy_answers.BATCH_PARAGRAPHS, 6]
