@@ -90,14 +90,14 @@ async def running_deployables(stack: LocalStack, **overrides: Any) -> AsyncItera
             workflows = context.Process(
                 target=_run_workflows, args=(settings, ready), name="ragstream-workflows"
             )
+
+            async def started() -> bool:
+                if not workflows.is_alive():
+                    raise RuntimeError(f"the workflow worker exited at start (code {workflows.exitcode})")
+                return ready.is_set()
+
             workflows.start()
             try:
-
-                async def started() -> bool:
-                    if not workflows.is_alive():
-                        raise RuntimeError(f"the workflow worker exited at start (code {workflows.exitcode})")
-                    return ready.is_set()
-
                 await wait_for(started, timeout=120, interval=0.1, what="the workflow worker to start")
                 assert workflows.pid is not None
                 yield settings, workflows.pid
