@@ -156,10 +156,14 @@ def _servers(stack: LocalStack) -> dict[str, ServerProcess | None]:
     }
 
 
+def _server_pids(stack: LocalStack) -> set[int]:
+    return {process.pid for process in _servers(stack).values() if process}
+
+
 def _children(stack: LocalStack) -> set[int]:
     """This process's children but the servers: the workflows' process, the parser workers, then
     the uploader too."""
-    servers = {process.pid for process in _servers(stack).values() if process}
+    servers = _server_pids(stack)
     return {child.pid for child in psutil.Process().children() if child.pid not in servers}
 
 
@@ -223,12 +227,13 @@ async def _settled(
             await asyncio.sleep(0.25)
 
 
-def llama_index(model: str, pages: list[Path]) -> Run:
+def llama_index(model: str, pages: list[Path], servers: Collection[int]) -> Run:
     """LlamaIndex's pipeline at its best `num_workers` (None, or one per CPU)."""
     best: Run | None = None
     for workers in (None, os.cpu_count() or 2):
-        # This process (LlamaIndex runs in one of its threads) and the workers it starts.
-        ledger = CpuLedger([Group("LlamaIndex", [os.getpid()], descendants=True)])
+        # This process (LlamaIndex runs in one of its threads) and the workers it starts; not the
+        # local stack's servers, also this process's children.
+        ledger = CpuLedger([Group("LlamaIndex", [os.getpid()], descendants=True, excluded=servers)])
         ledger.start()
         try:
             seconds, chunks = llama_baseline.ingest(model, pages, POLICY, workers=workers)
@@ -271,7 +276,7 @@ async def run() -> None:
             ours = await ragstream(stack, model, pages)
             result.add(*ours.row("ragstream, end to end", model, ceiling.chunks / ceiling.seconds))
             loop = asyncio.get_running_loop()
-            theirs = await loop.run_in_executor(None, llama_index, model, pages)
+            theirs = await loop.run_in_executor(None, llama_index, model, pages, _server_pids(stack))
             result.add(*theirs.row("LlamaIndex IngestionPipeline", model, ceiling.chunks / ceiling.seconds))
             result.notes.append(
                 f"{model}: ragstream {ours.chunks / ours.seconds:.1f} chunks/s is "
