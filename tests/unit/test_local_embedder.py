@@ -1,5 +1,6 @@
 """Unit tests of `LocalEmbedder` with the real all-MiniLM-L6-v2: concurrent questions are answered a
-batch at a time, and an encode split over lanes gives each text its own vector."""
+batch at a time and never wait for chunks, and an encode split over lanes gives each text its own
+vector."""
 
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ def embedder() -> LocalEmbedder:
     return LocalEmbedder(spec_of(DEFAULT_LOCAL_EMBEDDING_MODEL), lanes=3)
 
 
-def waiting(embedder: LocalEmbedder, count: int) -> Callable[[], Awaitable[bool]]:
+def questions_waiting(embedder: LocalEmbedder, count: int) -> Callable[[], Awaitable[bool]]:
     async def condition() -> bool:
-        return len(embedder._waiting) == count
+        return len(embedder._questions) == count
 
     return condition
 
@@ -36,49 +37,82 @@ async def test_questions_waiting_for_the_model_are_answered_a_batch_at_a_time_in
     embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alone = [(await embedder.embed([q]))[0] for q in QUESTIONS[:4]]
-    encodes: list[tuple[int, int, int]] = []  # texts, lanes, questions answered before it
-    encode = embedder._encode
+    encodes: list[tuple[int, int]] = []  # texts, questions answered before it
+    niceness: set[int] = set()
+    encode_lane = embedder._encode_lane
 
-    def counted(texts: Sequence[str], lanes: int) -> Vectors:
-        encodes.append((len(texts), lanes, sum(request.vectors.done() for request in requests)))
-        return encode(texts, lanes)
+    def counted(model: object, texts: Sequence[str]) -> Vectors:
+        encodes.append((len(texts), sum(request.vectors.done() for request in requests)))
+        niceness.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return encode_lane(model, texts)
 
-    monkeypatch.setattr(embedder, "_encode", counted)
-    embedder._encoding.acquire()  # the model is busy while the questions arrive
+    monkeypatch.setattr(embedder, "_encode_lane", counted)
+    embedder._answering.acquire()  # the model is busy with questions while these arrive
     try:
         asking = asyncio.gather(*(embedder.embed([q]) for q in QUESTIONS))
-        await wait_for(waiting(embedder, len(QUESTIONS)), timeout=10, interval=0.01)
-        requests = list(embedder._waiting)
+        await wait_for(questions_waiting(embedder, len(QUESTIONS)), timeout=10, interval=0.01)
+        requests = list(embedder._questions)
     finally:
-        embedder._encoding.release()
+        embedder._answering.release()
     answers = await asking
 
-    # Questions: one lane (the event loop keeps the GIL), four at a time, each four answered at once.
-    assert encodes == [(4, 1, answered) for answered in range(0, len(QUESTIONS), 4)]
+    # One thread (the event loop keeps the GIL), four at a time, each four answered at once.
+    assert encodes == [(4, answered) for answered in range(0, len(QUESTIONS), 4)]
+    # Questions are latency work: they run at the process's priority, not the lanes' nicer one.
+    assert niceness == {os.getpriority(os.PRIO_PROCESS, 0)}
     for i, vectors in enumerate(answers):
         assert vectors.shape == (1, 384)
         np.testing.assert_allclose(vectors[0], alone[i % 4], atol=1e-5)
 
 
+async def test_a_question_does_not_wait_for_the_chunks_being_encoded(
+    embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoding, finish = threading.Event(), threading.Event()
+    encode = embedder._encode
+
+    def long_encode(texts: Sequence[str], lanes: int) -> Vectors:
+        encoding.set()
+        finish.wait(timeout=30)
+        return encode(texts, lanes)
+
+    async def chunks_encoding() -> bool:
+        return encoding.is_set()
+
+    monkeypatch.setattr(embedder, "_encode", long_encode)
+    chunks = asyncio.ensure_future(embedder.embed(["a long manual page", "and its next chunk"]))
+    try:
+        await wait_for(chunks_encoding, timeout=10, interval=0.01)
+        answer = await asyncio.wait_for(embedder.embed([QUESTIONS[0]]), timeout=10)
+        assert answer.shape == (1, 384)
+        assert not chunks.done()
+    finally:
+        finish.set()
+    assert (await chunks).shape == (2, 384)
+
+
 async def test_a_failed_encode_fails_every_request_in_it_and_not_the_next(
     embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    encode = embedder._encode
+    encode_lane = embedder._encode_lane
 
-    def broken(texts: Sequence[str], lanes: int) -> Vectors:
+    def broken(model: object, texts: Sequence[str]) -> Vectors:
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(embedder, "_encode", broken)
-    embedder._encoding.acquire()
+    monkeypatch.setattr(embedder, "_encode_lane", broken)
+    embedder._answering.acquire()
     try:
         asking = asyncio.gather(*(embedder.embed([q]) for q in QUESTIONS[:3]), return_exceptions=True)
-        await wait_for(waiting(embedder, 3), timeout=10, interval=0.01)
+        await wait_for(questions_waiting(embedder, 3), timeout=10, interval=0.01)
     finally:
-        embedder._encoding.release()
+        embedder._answering.release()
     assert [str(e) for e in await asking] == ["out of memory"] * 3
+    chunks = await asyncio.gather(embedder.embed(QUESTIONS[:2]), return_exceptions=True)
+    assert [str(e) for e in chunks] == ["out of memory"]
 
-    monkeypatch.setattr(embedder, "_encode", encode)
+    monkeypatch.setattr(embedder, "_encode_lane", encode_lane)
     assert (await embedder.embed(QUESTIONS[:2])).shape == (2, 384)
+    assert (await embedder.embed(QUESTIONS[:1])).shape == (1, 384)
 
 
 async def test_chunks_go_over_every_lane_and_each_gets_its_own_vector(
