@@ -99,14 +99,16 @@ def _normalise(vectors: Vectors) -> Vectors:
     return normalised
 
 
+# How much nicer than their process the model's threads run: the event loop (the query API's answers,
+# the pipeline's hops) goes first, then questions, then documents' chunks (throughput work).
+QUESTION_NICENESS = 5
 LANE_NICENESS = 10
 
 
-def _yield_to_latency() -> None:
-    """Lower this thread's CPU priority (10 nicer than its process): an encode is throughput work,
-    and the event loop beside it (questions, the pipeline's hops) should not wait behind it."""
+def _lower_priority(by: int) -> None:
+    """Make this thread `by` nicer than its process: it gives way to the threads of lower niceness."""
     thread = threading.get_native_id()
-    os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + LANE_NICENESS))
+    os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + by))
 
 
 @dataclass
@@ -125,10 +127,10 @@ class LocalEmbedder:
       and take the encode's batches in turn. Torch's own threads meet after every operation, so one
       preempted thread stalls the rest: beside the pipeline's other processes, lanes do ~6% more
       work. Requests that arrive while an encode runs go into the next one together.
-    - Questions (one text a request): encoded by the thread that asks, at the process's priority,
-      beside the lanes (10 nicer), one question encode at a time. Questions that arrive meanwhile
-      wait together and get their vectors a batch at a time, in the order they came, which costs
-      little more than one of them alone.
+    - Questions (one text a request): encoded beside the lanes by a thread of their own, which the
+      lanes give way to, one question encode at a time. Questions that arrive meanwhile wait
+      together and get their vectors a batch at a time, in the order they came, which costs little
+      more than one of them alone.
     """
 
     # Texts go through the model this many at a time, sorted by length: on one core a lane runs
@@ -139,12 +141,14 @@ class LocalEmbedder:
         self._batch_size = batch_size
         self._lanes = lanes or len(os.sched_getaffinity(0))
         self._lane_pool = concurrent.futures.ThreadPoolExecutor(
-            self._lanes, thread_name_prefix="embed-lane", initializer=_yield_to_latency
+            self._lanes, "embed-lane", initializer=_lower_priority, initargs=(LANE_NICENESS,)
+        )
+        self._question_thread = concurrent.futures.ThreadPoolExecutor(
+            1, "embed-questions", initializer=_lower_priority, initargs=(QUESTION_NICENESS,)
         )
         self._model: Any = None
         self._lock = threading.Lock()
         self._encoding = threading.Lock()  # the chunks' encode over the lanes
-        self._answering = threading.Lock()  # the questions' encode, beside it
         self._waiting: list[_Request] = []  # chunks
         self._questions: list[_Request] = []
         self._waiting_lock = threading.Lock()
@@ -207,18 +211,17 @@ class LocalEmbedder:
                 self._encode_requests(taken, lambda texts: self._encode(texts, self._lanes))
 
     def _answer_questions(self) -> None:
-        """Encode every question waiting by now, in this thread, a batch at a time: the first do not
-        wait for the last, and the event loop wakes a few requests at a time, not all. One thread, not
-        the lanes: a second would barely shorten a few short batches, and its Python would hold the
-        GIL the query API's event loop needs."""
-        with self._answering:
-            with self._waiting_lock:
-                taken, self._questions = self._questions, []
-            for start in range(0, len(taken), self._batch_size):
-                self._encode_requests(
-                    taken[start : start + self._batch_size],
-                    lambda texts: self._encode_lane(self._load(), texts),
-                )
+        """Encode every question waiting by now (none left: an earlier call took them), a batch at a
+        time: the first do not wait for the last, and the event loop wakes a few requests at a time,
+        not all. One thread, not the lanes: a second would barely shorten a few short batches, and its
+        Python would hold the GIL the query API's event loop needs."""
+        with self._waiting_lock:
+            taken, self._questions = self._questions, []
+        for start in range(0, len(taken), self._batch_size):
+            self._encode_requests(
+                taken[start : start + self._batch_size],
+                lambda texts: self._encode_lane(self._load(), texts),
+            )
 
     def _encode_requests(self, requests: list[_Request], encode: Callable[[list[str]], Vectors]) -> None:
         """Encode the requests' texts together and give each request its vectors (or the error)."""
@@ -243,7 +246,10 @@ class LocalEmbedder:
         question = len(request.texts) == 1
         with self._waiting_lock:
             (self._questions if question else self._waiting).append(request)
-        await asyncio.to_thread(self._answer_questions if question else self._encode_waiting)
+        if question:
+            await asyncio.get_running_loop().run_in_executor(self._question_thread, self._answer_questions)
+        else:
+            await asyncio.to_thread(self._encode_waiting)
         return await asyncio.wrap_future(request.vectors)
 
 

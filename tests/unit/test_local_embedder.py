@@ -5,14 +5,15 @@ vector."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import numpy as np
 import pytest
 
-from apps.common.embeddings import LANE_NICENESS, LocalEmbedder, Vectors, spec_of
+from apps.common.embeddings import LANE_NICENESS, QUESTION_NICENESS, LocalEmbedder, Vectors, spec_of
 from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL
 from tests.support import wait_for
 
@@ -24,6 +25,18 @@ QUESTIONS = [
 @pytest.fixture(scope="module")
 def embedder() -> LocalEmbedder:
     return LocalEmbedder(spec_of(DEFAULT_LOCAL_EMBEDDING_MODEL), lanes=3)
+
+
+@contextlib.contextmanager
+def busy_with_questions(embedder: LocalEmbedder) -> Iterator[None]:
+    """Keep the question thread busy until the block ends."""
+    release = threading.Event()
+    busy = embedder._question_thread.submit(release.wait, 30)
+    try:
+        yield
+    finally:
+        release.set()
+        busy.result()
 
 
 def questions_waiting(embedder: LocalEmbedder, count: int) -> Callable[[], Awaitable[bool]]:
@@ -47,19 +60,17 @@ async def test_questions_waiting_for_the_model_are_answered_a_batch_at_a_time_in
         return encode_lane(model, texts)
 
     monkeypatch.setattr(embedder, "_encode_lane", counted)
-    embedder._answering.acquire()  # the model is busy with questions while these arrive
-    try:
+    with busy_with_questions(embedder):  # while these arrive
         asking = asyncio.gather(*(embedder.embed([q]) for q in QUESTIONS))
         await wait_for(questions_waiting(embedder, len(QUESTIONS)), timeout=10, interval=0.01)
         requests = list(embedder._questions)
-    finally:
-        embedder._answering.release()
     answers = await asking
 
     # One thread (the event loop keeps the GIL), four at a time, each four answered at once.
     assert encodes == [(4, answered) for answered in range(0, len(QUESTIONS), 4)]
-    # Questions are latency work: they run at the process's priority, not the lanes' nicer one.
-    assert niceness == {os.getpriority(os.PRIO_PROCESS, 0)}
+    # The lanes give way to questions: the question thread is less nice than they are.
+    assert niceness == {min(19, os.getpriority(os.PRIO_PROCESS, 0) + QUESTION_NICENESS)}
+    assert QUESTION_NICENESS < LANE_NICENESS
     for i, vectors in enumerate(answers):
         assert vectors.shape == (1, 384)
         np.testing.assert_allclose(vectors[0], alone[i % 4], atol=1e-5)
@@ -100,12 +111,9 @@ async def test_a_failed_encode_fails_every_request_in_it_and_not_the_next(
         raise RuntimeError("out of memory")
 
     monkeypatch.setattr(embedder, "_encode_lane", broken)
-    embedder._answering.acquire()
-    try:
+    with busy_with_questions(embedder):
         asking = asyncio.gather(*(embedder.embed([q]) for q in QUESTIONS[:3]), return_exceptions=True)
         await wait_for(questions_waiting(embedder, 3), timeout=10, interval=0.01)
-    finally:
-        embedder._answering.release()
     assert [str(e) for e in await asking] == ["out of memory"] * 3
     chunks = await asyncio.gather(embedder.embed(QUESTIONS[:2]), return_exceptions=True)
     assert [str(e) for e in chunks] == ["out of memory"]
