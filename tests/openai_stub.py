@@ -42,6 +42,7 @@ class Recorded:
     path: str
     body: dict[str, Any]
     authorization: str | None
+    client_port: int | None  # which of the client's connections it came on
 
 
 @dataclass
@@ -76,7 +77,8 @@ class OpenAIStub:
 
     async def _record(self, request: Request) -> dict[str, Any]:
         body: dict[str, Any] = await request.json()
-        self.requests.append(Recorded(request.url.path, body, request.headers.get("authorization")))
+        port = request.client.port if request.client else None
+        self.requests.append(Recorded(request.url.path, body, request.headers.get("authorization"), port))
         return body
 
     async def embeddings(self, request: Request) -> Response:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from openai import AsyncOpenAI, DefaultAioHttpClient
+import httpx2
+from openai import DEFAULT_CONNECTION_LIMITS, AsyncOpenAI, DefaultAioHttpClient
 
 from apps.common.settings import Settings
+
+# Servers close idle connections, uvicorn (vLLM) and Node after 5 s: a request sent on one at that
+# moment fails with "Server disconnected" (in the benchmark, where the SDK does not retry, a question
+# did). So the client lets its own idle connections go first.
+IDLE_CONNECTION_SECONDS = 4.0
 
 
 def openai_client(settings: Settings) -> AsyncOpenAI:
@@ -18,5 +24,11 @@ def openai_client(settings: Settings) -> AsyncOpenAI:
         api_key=key,
         base_url=settings.openai_base_url,
         max_retries=settings.openai_max_retries,
-        http_client=DefaultAioHttpClient(),
+        http_client=DefaultAioHttpClient(
+            limits=httpx2.Limits(
+                max_connections=DEFAULT_CONNECTION_LIMITS.max_connections,
+                max_keepalive_connections=DEFAULT_CONNECTION_LIMITS.max_keepalive_connections,
+                keepalive_expiry=IDLE_CONNECTION_SECONDS,
+            )
+        ),
     )

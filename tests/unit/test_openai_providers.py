@@ -5,6 +5,7 @@ the SDK's retries of server errors."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +16,7 @@ import openai
 import pytest
 from openai import AsyncOpenAI, DefaultAioHttpClient
 
+from apps.common import openai_client as openai_client_module
 from apps.common.embeddings import MODEL_SPECS, Embedders, EmbeddingModelSpec, OpenAIEmbedder
 from apps.common.llm import ChatChunk, ChatRequest, OpenAIChat, Usage
 from apps.common.openai_client import openai_client
@@ -59,6 +61,23 @@ def test_the_client_is_configured_from_settings(client: AsyncOpenAI, stub: OpenA
     assert str(client.base_url).rstrip("/") == stub.base_url
     assert client.api_key == "test"
     assert isinstance(client._client, DefaultAioHttpClient)  # the SDK's aiohttp transport, not httpx's
+
+
+async def test_idle_connections_are_let_go_before_a_server_would_close_them(
+    stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(openai_client_module, "IDLE_CONNECTION_SECONDS", 0.2)
+    settings = Settings(_env_file=None, openai_api_key="test", openai_base_url=stub.base_url)
+    client = openai_client(settings)
+    try:
+        for text in ("first", "right after"):
+            await client.embeddings.create(model=EMBEDDING_MODEL, input=[text])
+        await asyncio.sleep(0.4)  # idle for longer than the client keeps a connection
+        await client.embeddings.create(model=EMBEDDING_MODEL, input=["after a pause"])
+    finally:
+        await client.close()
+    first, right_after, after_a_pause = (request.client_port for request in stub.requests)
+    assert first == right_after != after_a_pause
 
 
 async def test_closing_the_chat_model_closes_its_client(client: AsyncOpenAI) -> None:
