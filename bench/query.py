@@ -1,7 +1,8 @@
 """Query latency: `POST /v1/query` streamed (SSE) at 1, 10 and 50 concurrent clients over a small
 corpus indexed through the real pipeline, with the chat model replaced by a local OpenAI-compatible
 stub of fixed speed. Per level: requests/s, latency (request to `done`), time to first token, and
-the API's own overhead, total minus (embed + search + LLM) from the `done` event's timings.
+the API's own overhead, total minus (embed + search + LLM) from the `done` event's timings. Then one
+client again while the pipeline ingests more documents in the same process, as `ragstream dev` runs.
 
 The clients and the stub run in a child process of their own, as they would on other machines: in
 the API's process they would take its event loop's time and count it as the API's overhead.
@@ -44,11 +45,13 @@ from bench.stack import (
     running_ragstream,
 )
 from tests.openai_stub import CHAT_DELTAS, running_openai_stub
-from tests.support import wait_until_complete
+from tests.support import document_rows, wait_until_complete
 
 CONCURRENCY = (1, 10, 50)
 QUERIES_PER_LEVEL = int(os.environ.get("RAGSTREAM_BENCH_QUERIES", "400"))
 CORPUS_DOCUMENTS = 30
+INGESTING_DOCUMENTS = int(os.environ.get("RAGSTREAM_BENCH_INGESTING", "60"))
+INGESTING_QUERIES = 100
 DELTA_DELAY = 0.010  # seconds the stub waits after each of its deltas: a model of fixed speed
 STUB_MODEL = "stub-model"
 TARGET_OVERHEAD_P50_MS = 5.0
@@ -103,6 +106,8 @@ class Level:
     concurrency: int
     seconds: float = 0.0
     answers: list[Answer] = field(default_factory=list)
+    ingesting: int = 0  # documents put into S3 just before the level, for the pipeline to ingest meanwhile
+    ingested: int = 0  # of them, complete or failed when the level ended
     cpu: dict[str, float] = field(default_factory=dict)  # percent of one CPU: "api", "load", "all"
     pool_wait_ms: float = 0.0  # the API's Postgres pool: mean wait per connection request
     pool_queued: float = 0.0  # the share of connection requests that had to wait
@@ -387,6 +392,28 @@ async def measure(
     return measured, baselines
 
 
+async def while_ingesting(
+    system: System,
+    settings: Settings,
+    load: LoadProcess,
+    documents: Sequence[Document],
+    *,
+    queries: int = INGESTING_QUERIES,
+) -> Level:
+    """One client's questions right after `documents` are put into S3, while the pipeline (in the API's
+    process, sharing its embedder) ingests them; waits for them to be complete."""
+    keys = [document.key for document in documents]
+    await put_documents(settings, documents)
+    with progress() as bar:
+        level = await load.level(system, 1, queries, bar=bar)
+    rows = await document_rows(settings, keys)
+    level.ingesting = len(keys)
+    level.ingested = sum(row["status"] in ("complete", "failed") for row in rows)
+    with console.status(f"waiting for the {len(keys)} documents to be complete"):
+        await wait_until_complete(settings, keys, timeout=600)
+    return level
+
+
 COLUMNS = (
     "clients",
     "path",
@@ -408,7 +435,7 @@ def _row(level: Level) -> tuple[object, ...]:
     p = level.p
     return (
         level.concurrency,
-        "ragstream /v1/query (SSE)",
+        "ragstream /v1/query (SSE), while ingesting" if level.ingesting else "ragstream /v1/query (SSE)",
         level.per_second,
         p(50, lambda a: a.latency_ms),
         p(99, lambda a: a.latency_ms),
@@ -442,7 +469,14 @@ def _baseline_row(baseline: Baseline) -> tuple[object, ...]:
     )
 
 
-def result(levels: Sequence[Level], baselines: Sequence[Baseline], *, documents: int, chunks: int) -> Result:
+def result(
+    levels: Sequence[Level],
+    baselines: Sequence[Baseline],
+    *,
+    documents: int,
+    chunks: int,
+    ingesting: Level | None = None,
+) -> Result:
     table = Result(
         "query",
         f"Query latency: streamed answers over {documents} one-page documents ({chunks} chunks), "
@@ -452,6 +486,8 @@ def result(levels: Sequence[Level], baselines: Sequence[Baseline], *, documents:
     for level, baseline in zip(levels, baselines, strict=True):
         table.add(*_row(level))
         table.add(*_baseline_row(baseline))
+    if ingesting is not None:
+        table.add(*_row(ingesting))
     top = max(levels, key=lambda level: level.concurrency)
     p50 = top.p(50, lambda a: a.overhead_ms)
     p99 = top.p(99, lambda a: a.overhead_ms)
@@ -473,20 +509,38 @@ def result(levels: Sequence[Level], baselines: Sequence[Baseline], *, documents:
         " response, the `sources` event, the prompt, and waiting for the event loop. Each question is a new"
         " conversation, written to Postgres while retrieval runs; total_ms ends before the answer is"
         " stored, so that write is in the latency only.",
-        "embed_ms includes waiting for the embedder: the local model runs one encode at a time; the"
-        " questions that arrive meanwhile go into the next one together and get their vectors four at a"
-        " time, in the order they came.",
+        "embed_ms includes waiting for the embedder: the local model encodes questions one encode at a"
+        " time; the questions that arrive meanwhile go into the next one together and get their vectors"
+        " four at a time, in the order they came. Documents' chunks have encodes of their own, beside.",
         f"Each level: {len(top.answers)} questions ({len(QUESTIONS)} distinct, in turn) after one"
         " unmeasured question per client; each client keeps its connection. The clients and the stub run"
         " in a child process of their own, so their work is not counted as the API's.",
         "The stub alone: the same deltas streamed to the openai SDK from the API's process, as the API's"
         " chat model asks for them; its latency is the floor of the API's LLM time at that concurrency.",
     ]
+    if ingesting is not None:
+        idle = next((level for level in levels if level.concurrency == 1), None)
+        than_idle = (
+            f" (with the pipeline idle: {idle.p(50, lambda a: a.embed_ms):.1f} and "
+            f"{idle.p(50, lambda a: a.latency_ms):.1f} ms)"
+            if idle
+            else ""
+        )
+        table.notes.append(
+            f"While ingesting: {len(ingesting.answers)} questions from 1 client right after"
+            f" {ingesting.ingesting} more one-page documents were put into S3; the stream processors, with"
+            f" the embedding model, run in the API's process, as in `ragstream dev`. Embedding a question"
+            f" took p50 {ingesting.p(50, lambda a: a.embed_ms):.1f} ms and the whole answer"
+            f" {ingesting.p(50, lambda a: a.latency_ms):.1f} ms{than_idle};"
+            f" {ingesting.ingested} of the {ingesting.ingesting} documents were indexed when the last"
+            " answer ended."
+        )
     return table
 
 
 async def run() -> None:
-    documents = one_page_documents(CORPUS_DOCUMENTS)
+    pages = one_page_documents(CORPUS_DOCUMENTS + INGESTING_DOCUMENTS)
+    documents, more = pages[:CORPUS_DOCUMENTS], pages[CORPUS_DOCUMENTS:]
     with local_stack() as stack:
         async with (
             load_process() as load,
@@ -498,4 +552,5 @@ async def run() -> None:
             with console.status(f"indexing {len(documents)} documents through the pipeline"):
                 chunks = await index_corpus(settings, documents)
             levels, baselines = await measure(system, load)
-    publish(result(levels, baselines, documents=len(documents), chunks=chunks))
+            ingesting = await while_ingesting(system, settings, load, more)
+    publish(result(levels, baselines, documents=len(documents), chunks=chunks, ingesting=ingesting))

@@ -127,6 +127,7 @@ async def test_query_measures_a_level_beside_the_stub_alone(local_stack: LocalSt
         async with running_system(settings, ALL_COMPONENTS) as system:
             chunks = await query.index_corpus(settings, documents(3))
             levels, baselines = await query.measure(system, load, levels=(2,), queries=10)
+            ingesting = await query.while_ingesting(system, settings, load, documents(5)[3:], queries=4)
 
     assert chunks >= 3
     [level] = levels
@@ -154,10 +155,18 @@ async def test_query_measures_a_level_beside_the_stub_alone(local_stack: LocalSt
     assert all(latency >= stub_ms for latency in baseline.latencies_ms)
     assert baseline.per_second > 0
 
-    table = query.result(levels, baselines, documents=3, chunks=chunks)
+    assert ingesting.concurrency == 1
+    assert len(ingesting.answers) == 4
+    assert ingesting.ingesting == 2
+    assert 0 <= ingesting.ingested <= 2
+    assert all(answer.embed_ms > 0 for answer in ingesting.answers)
+
+    table = query.result(levels, baselines, documents=3, chunks=chunks, ingesting=ingesting)
     assert [row[:2] for row in table.rows] == [
         (2, "ragstream /v1/query (SSE)"),
         (2, "stub LLM alone (openai SDK)"),
+        (1, "ragstream /v1/query (SSE), while ingesting"),
     ]
     assert all(len(row) == len(table.columns) for row in table.rows)
     assert any("Target at 2 clients" in note for note in table.notes)
+    assert any("While ingesting: 4 questions from 1 client" in note for note in table.notes)
