@@ -212,24 +212,31 @@ def test_html_and_markdown_parse_without_spacy_or_language_detection(monkeypatch
     ]
 
 
-def test_plain_text_paragraphs_are_analysed_once_and_together(monkeypatch: pytest.MonkeyPatch) -> None:
+def counted_analyses(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Put a counting spaCy pipeline in unstructured's place; returns the texts of each run of it,
+    a run of one text for a single analysis."""
     import unstructured.nlp.tokenize
 
     nlp = unstructured.nlp.tokenize._get_nlp()
-    batches: list[list[str]] = []
+    runs: list[list[str]] = []
 
     class CountingPipeline:
         tokenizer = nlp.tokenizer
 
         def __call__(self, text: str) -> Any:
-            batches.append([text])
+            runs.append([text])
             return nlp(text)
 
         def pipe(self, texts: list[str]) -> Any:
-            batches.append(list(texts))
+            runs.append(list(texts))
             return nlp.pipe(texts)
 
     monkeypatch.setattr(unstructured.nlp.tokenize, "_get_nlp", CountingPipeline)
+    return runs
+
+
+def test_plain_text_paragraphs_are_analysed_once_and_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    batches = counted_analyses(monkeypatch)
     paragraphs = [
         "Harbour seals rest on sandbanks at low tide. They hunt when the water rises again.",
         "GREY SEALS",
@@ -247,23 +254,7 @@ def test_plain_text_paragraphs_are_analysed_once_and_together(monkeypatch: pytes
 
 
 def test_a_long_text_is_analysed_a_batch_of_paragraphs_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    import unstructured.nlp.tokenize
-
-    nlp = unstructured.nlp.tokenize._get_nlp()
-    sizes: list[int] = []
-
-    class CountingPipeline:
-        tokenizer = nlp.tokenizer
-
-        def __call__(self, text: str) -> Any:
-            sizes.append(1)
-            return nlp(text)
-
-        def pipe(self, texts: list[str]) -> Any:
-            sizes.append(len(texts))
-            return nlp.pipe(texts)
-
-    monkeypatch.setattr(unstructured.nlp.tokenize, "_get_nlp", CountingPipeline)
+    batches = counted_analyses(monkeypatch)
     count = spacy_answers.BATCH_PARAGRAPHS + 6
     paragraphs = [
         f"Sea otter number {n} floats on its back and cracks a sea urchin open." for n in range(count)
@@ -271,4 +262,4 @@ def test_a_long_text_is_analysed_a_batch_of_paragraphs_at_a_time(monkeypatch: py
     elements = partition_document("\n\n".join(paragraphs).encode(), "otters.txt", "text/plain")
 
     assert texts(elements) == paragraphs
-    assert sizes == [spacy_answers.BATCH_PARAGRAPHS, 6]
+    assert [len(batch) for batch in batches] == [spacy_answers.BATCH_PARAGRAPHS, 6]
