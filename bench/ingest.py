@@ -313,11 +313,11 @@ async def run() -> None:
             embedder = embedders.get(model)
             await embedder.warm_up()
             ceilings, ours, theirs = [], [], []
+            loop = asyncio.get_running_loop()
             for number in range(1, ROUNDS + 1):
                 report.console.print(f"{model}: round {number} of {ROUNDS}")
                 ceilings.append(await embedder_alone(embedder, chunked))
                 ours.append(await ragstream(stack, model, pages))
-                loop = asyncio.get_running_loop()
                 theirs.append(
                     await loop.run_in_executor(None, llama_index, model, pages, _server_pids(stack))
                 )

@@ -64,15 +64,23 @@ def local_stack() -> Iterator[LocalStack]:
 
 
 @contextlib.asynccontextmanager
-async def running_ragstream(stack: LocalStack, **overrides: Any) -> AsyncIterator[tuple[Settings, System]]:
-    """All four apps in this process on settings of their own (bucket, topics, index), as `ragstream dev`."""
+async def _own_settings(stack: LocalStack, **overrides: Any) -> AsyncIterator[Settings]:
+    """Settings of a run's own (bucket, topics, index, a directory removed when the block ends)."""
     directory = Path(tempfile.mkdtemp(prefix="ragstream-bench-"))
     try:
-        settings = await isolated_settings(stack, directory, **overrides)
-        async with running_system(settings, ALL_COMPONENTS) as system:
-            yield settings, system
+        yield await isolated_settings(stack, directory, **overrides)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def running_ragstream(stack: LocalStack, **overrides: Any) -> AsyncIterator[tuple[Settings, System]]:
+    """All four apps in this process on settings of their own (bucket, topics, index), as `ragstream dev`."""
+    async with (
+        _own_settings(stack, **overrides) as settings,
+        running_system(settings, ALL_COMPONENTS) as system,
+    ):
+        yield settings, system
 
 
 @contextlib.asynccontextmanager
@@ -81,34 +89,30 @@ async def running_deployables(stack: LocalStack, **overrides: Any) -> AsyncItera
     client, so a workflow starts on the worker beside it) in a process of their own, the stream
     processors and the API in this one (started first: the worker finds the live collection). Yields
     the settings and the workflows' process id."""
-    directory = Path(tempfile.mkdtemp(prefix="ragstream-bench-"))
     context = multiprocessing.get_context("spawn")
-    try:
-        settings = await isolated_settings(stack, directory, **overrides)
-        async with running_system(settings, ("api", "processors")):
-            ready = context.Event()
-            workflows = context.Process(
-                target=_run_workflows, args=(settings, ready), name="ragstream-workflows"
-            )
+    async with (
+        _own_settings(stack, **overrides) as settings,
+        running_system(settings, ("api", "processors")),
+    ):
+        ready = context.Event()
+        workflows = context.Process(target=_run_workflows, args=(settings, ready), name="ragstream-workflows")
 
-            async def started() -> bool:
-                if not workflows.is_alive():
-                    raise RuntimeError(f"the workflow worker exited at start (code {workflows.exitcode})")
-                return ready.is_set()
+        async def started() -> bool:
+            if not workflows.is_alive():
+                raise RuntimeError(f"the workflow worker exited at start (code {workflows.exitcode})")
+            return ready.is_set()
 
-            workflows.start()
-            try:
-                await wait_for(started, timeout=120, interval=0.1, what="the workflow worker to start")
-                assert workflows.pid is not None
-                yield settings, workflows.pid
-            finally:
-                workflows.terminate()  # SIGTERM: it stops its components cleanly
-                await asyncio.to_thread(workflows.join, 30)
-                if workflows.is_alive():
-                    workflows.kill()
-                    await asyncio.to_thread(workflows.join)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        workflows.start()
+        try:
+            await wait_for(started, timeout=120, interval=0.1, what="the workflow worker to start")
+            assert workflows.pid is not None
+            yield settings, workflows.pid
+        finally:
+            workflows.terminate()  # SIGTERM: it stops its components cleanly
+            await asyncio.to_thread(workflows.join, 30)
+            if workflows.is_alive():
+                workflows.kill()
+                await asyncio.to_thread(workflows.join)
 
 
 def _run_workflows(settings: Settings, ready: EventType) -> None:
