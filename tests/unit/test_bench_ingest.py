@@ -1,5 +1,6 @@
-"""The ingest benchmark's rounds: each pipeline's median round makes its row, and the notes give every
-round, so a slow minute of the machine shows instead of deciding the comparison."""
+"""The ingest benchmark's rounds and comparisons: each pipeline's median round makes its row, the
+notes give every round (a slow minute of the machine shows instead of deciding the comparison), and
+pipelines that cut the same pages into different chunks are compared by documents/s."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from bench.ingest import COLUMNS, Run, add_model, median_run
 from bench.report import Result
 
 
-def runs(*chunks_per_second: float) -> list[Run]:
-    """Runs of 10 documents and 100 chunks each, at these speeds."""
+def runs(*chunks_per_second: float, chunks: int = 100) -> list[Run]:
+    """Runs of 10 documents and `chunks` chunks each, at these speeds."""
     return [
-        Run(seconds=100 / speed, documents=10, chunks=100, cpu_seconds={"processes": 5.0})
+        Run(seconds=chunks / speed, documents=10, chunks=chunks, cpu_seconds={"processes": 5.0})
         for speed in chunks_per_second
     ]
 
@@ -28,18 +29,30 @@ def test_each_row_is_its_pipelines_median_round_and_the_notes_give_every_round()
     result = Result("ingest", "title", COLUMNS)
     add_model(result, "model", ceilings=runs(40, 38, 50), ours=runs(30, 36, 20), theirs=runs(32, 30, 31))
 
-    speeds = [(row[0], row[3], row[4]) for row in result.rows]
+    speeds = [(row[0], row[2], row[3], row[4], row[5]) for row in result.rows]
     assert speeds == [
-        ("the embedder alone (ceiling)", pytest.approx(40), "1.00"),
-        ("ragstream, end to end", pytest.approx(30), "0.75"),
-        ("LlamaIndex IngestionPipeline", pytest.approx(31), "0.78"),
+        ("the embedder alone (ceiling)", pytest.approx(4), pytest.approx(40), pytest.approx(10), "1.00"),
+        ("ragstream, end to end", pytest.approx(3), pytest.approx(30), pytest.approx(10), "0.75"),
+        ("LlamaIndex IngestionPipeline", pytest.approx(3.1), pytest.approx(31), pytest.approx(10), "0.78"),
     ]
-    assert result.notes[0] == "model: ragstream 30.0 chunks/s is 0.97x LlamaIndex's"
+    assert result.notes[0] == "model: ragstream 3.00 documents/s is 0.97x LlamaIndex's (chunks/s: 0.97x)"
     assert result.notes[1] == (
-        "model, chunks/s round by round: the ceiling 40.0, 38.0, 50.0; ragstream 30.0, 36.0, 20.0;"
-        " LlamaIndex 32.0, 30.0, 31.0. Each row is that pipeline's median round."
+        "model, documents/s round by round: the ceiling 4.00, 3.80, 5.00; ragstream 3.00, 3.60, 2.00;"
+        " LlamaIndex 3.20, 3.00, 3.10. Each row is that pipeline's median round."
     )
     assert result.notes[2].startswith("ragstream with model: CPU ms a document: processes 500.0")
+
+
+def test_pipelines_that_cut_pages_into_different_chunks_are_compared_by_documents() -> None:
+    result = Result("ingest", "title", COLUMNS)
+    # LlamaIndex makes 8 chunks of a page where ragstream makes 10: fewer chunks/s, more pages.
+    add_model(result, "model", ceilings=runs(40), ours=runs(30), theirs=runs(28, chunks=80))
+
+    llama = result.rows[2]
+    assert (llama[2], llama[3], llama[4]) == (pytest.approx(3.5), pytest.approx(28), pytest.approx(8))
+    # Of the ceiling: its documents/s (the embedder alone on ragstream's chunks of the same pages).
+    assert llama[5] == "0.88"
+    assert result.notes[0] == "model: ragstream 3.00 documents/s is 0.86x LlamaIndex's (chunks/s: 1.07x)"
 
 
 def test_one_round_needs_no_round_by_round_note() -> None:
