@@ -41,7 +41,6 @@ async def isolated_settings(stack: LocalStack, directory: Path, **overrides: Any
         "state_dir": directory,
         "kafka_topic_prefix": f"t{tag}.",
         "kafka_consumer_group_prefix": f"g{tag}",
-        "kafka_partitions": 2,
         "temporal_task_queue": f"q{tag}",
         "s3_bucket": f"bucket-{tag}",
         "s3_events_sqs_queue_url": stack.s3.queue_url(queue),

@@ -77,6 +77,10 @@ class LocalStack:
             "RAGSTREAM_KAFKA_IDEMPOTENT_PRODUCER": "false",
             "RAGSTREAM_KAFKA_SESSION_TIMEOUT_MS": "2000",
             "RAGSTREAM_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+            # Tansu answers a fetch of one partition as soon as a message lands (a hop takes ~2 ms), but
+            # holds a fetch of several for up to its wait (500 ms: hops of p50 100-150 ms). One process
+            # consumes every partition here anyway.
+            "RAGSTREAM_KAFKA_PARTITIONS": "1",
             "RAGSTREAM_TEMPORAL_ADDRESS": self.temporal.address,
             "RAGSTREAM_QDRANT_URL": str(self.state_dir / "qdrant"),
             "RAGSTREAM_S3_ENDPOINT_URL": self.s3.endpoint_url,
