@@ -73,14 +73,27 @@ async def wait_for(
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last value: {last!r}")
 
 
+async def _partitions(admin: AIOKafkaAdminClient, topic: str) -> list[TopicPartition]:
+    described = await admin.describe_topics([topic])
+    return [TopicPartition(topic, p["partition"]) for p in described[0]["partitions"]]
+
+
+async def topic_partitions(settings: Settings, topic: str) -> list[TopicPartition]:
+    """The partitions `topic` has."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        return await _partitions(admin, topic)
+    finally:
+        await admin.close()
+
+
 async def committed_offsets(settings: Settings, group: str, topic: str) -> int:
     """The sum over partitions of what `group` committed on `topic` (Tansu needs the partitions named)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
-        described = await admin.describe_topics([topic])
-        partitions = [TopicPartition(topic, p["partition"]) for p in described[0]["partitions"]]
-        offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)
+        offsets = await admin.list_consumer_group_offsets(group, partitions=await _partitions(admin, topic))
     finally:
         await admin.close()
     return sum(max(meta.offset, 0) for meta in offsets.values())

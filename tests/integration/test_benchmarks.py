@@ -11,13 +11,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from apps.cli.system import ALL_COMPONENTS, running_system
 from apps.common.embeddings import HASHING_MODEL
-from apps.common.kafka import admin_client
 from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL, EXTRACTIVE_CHAT_MODEL
 from apps.devstack.stack import LocalStack
 from bench import freshness, ingest, query
 from bench.stack import Document, page_text, percentile
 from tests.openai_stub import CHAT_DELTAS
-from tests.support import isolated_settings
+from tests.support import isolated_settings, topic_partitions
 
 pytestmark = pytest.mark.integration
 
@@ -131,16 +130,11 @@ async def test_the_kafka_hop_baseline_uses_as_many_partitions_as_the_pipeline(
     try:
         # Keyed as documents are, the messages land in any of the partitions: each one is received.
         seconds = [await hop.seconds(f"message {n}".encode()) for n in range(6)]
-        admin = admin_client(settings)
-        await admin.start()
-        try:
-            (described,) = await admin.describe_topics([hop.topic])
-        finally:
-            await admin.close()
+        partitions = await topic_partitions(settings, hop.topic)
     finally:
         await hop.stop()
     assert all(0 < s < freshness.DEADLINE_SECONDS for s in seconds)
-    assert len(described["partitions"]) == 3
+    assert len(partitions) == 3
 
 
 async def test_query_measures_a_level_beside_the_stub_alone(local_stack: LocalStack, tmp_path: Path) -> None:
