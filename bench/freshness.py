@@ -26,7 +26,7 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
@@ -36,6 +36,7 @@ from rich.progress import Progress
 from apps.cli.system import System
 from apps.common.documents import document_id_for
 from apps.common.embeddings import Embedder
+from apps.common.kafka import admin_client
 from apps.common.s3 import s3_client
 from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL, EXTRACTIVE_CHAT_MODEL, Settings
 from apps.common.vector_store import ChunkPoint, SearchFilter, VectorStore
@@ -247,7 +248,7 @@ class KafkaHop:
         self._random = random.Random(0)
 
     async def start(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        admin = admin_client(self.settings)
         await admin.start()
         try:
             partitions = self.settings.kafka_partitions

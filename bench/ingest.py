@@ -77,7 +77,7 @@ class Run:
         share = f"{self.documents_per_second / ceiling.documents_per_second:.2f}" if ceiling else "1.00"
         rss = " / ".join(f"{mib:.0f}" for mib in self.peak_rss_mib.values()) or "-"
         cpu = self.cpu_ms_per_document(sum(self.cpu_seconds.values()))
-        chunks = self.chunks / self.documents
+        chunks = f"{self.chunks / self.documents:.1f}"
         return (name, embedder, self.documents_per_second, self.chunks_per_second, chunks, share, cpu, rss)
 
     def cpu_ms_per_document(self, seconds: float) -> float:

@@ -272,8 +272,7 @@ class LoadProcess:
 
         pool = system.api.state.pool if system.api is not None else None
         processes = {"api": psutil.Process(), "load": psutil.Process(self._process.pid)}
-        before = {name: cpu_seconds(process.cpu_times()) for name, process in processes.items()}
-        before["all"] = cpu_seconds(psutil.cpu_times())
+        before = _cpu_seconds(processes)
         if pool is not None:
             pool.pop_stats()
         started = time.perf_counter()
@@ -284,8 +283,7 @@ class LoadProcess:
         if isinstance(reply, str):
             raise RuntimeError(f"the clients failed: {reply}")
         assert isinstance(reply, Level)
-        after = {name: cpu_seconds(process.cpu_times()) for name, process in processes.items()}
-        after["all"] = cpu_seconds(psutil.cpu_times())
+        after = _cpu_seconds(processes)
         reply.cpu = {name: 100 * (after[name] - before[name]) / wall for name in before}
         if pool is not None:
             stats = pool.pop_stats()
@@ -293,6 +291,12 @@ class LoadProcess:
             reply.pool_wait_ms = stats.get("requests_wait_ms", 0) / requests
             reply.pool_queued = stats.get("requests_queued", 0) / requests
         return reply
+
+
+def _cpu_seconds(processes: dict[str, psutil.Process]) -> dict[str, float]:
+    """CPU seconds each process has used so far, and the whole machine's under "all"."""
+    used = {name: cpu_seconds(process.cpu_times()) for name, process in processes.items()}
+    return used | {"all": cpu_seconds(psutil.cpu_times())}
 
 
 @contextlib.asynccontextmanager
