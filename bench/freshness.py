@@ -248,13 +248,9 @@ class KafkaHop:
         self._random = random.Random(0)
 
     async def start(self) -> None:
-        admin = admin_client(self.settings)
-        await admin.start()
-        try:
-            partitions = self.settings.kafka_partitions
+        partitions = self.settings.kafka_partitions
+        async with admin_client(self.settings) as admin:
             await admin.create_topics([NewTopic(self.topic, num_partitions=partitions, replication_factor=1)])
-        finally:
-            await admin.close()
         await self._producer.start()
         await self._consumer.start()
         assigned = [TopicPartition(self.topic, p) for p in range(partitions)]

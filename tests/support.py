@@ -23,6 +23,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
 from apps.common.documents import document_id_for
+from apps.common.kafka import admin_client
 from apps.common.settings import Settings
 from apps.devstack.process import free_port
 from apps.devstack.stack import LocalStack, create_bucket_with_notifications
@@ -80,22 +81,14 @@ async def _partitions(admin: AIOKafkaAdminClient, topic: str) -> list[TopicParti
 
 async def topic_partitions(settings: Settings, topic: str) -> list[TopicPartition]:
     """The partitions `topic` has."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
-    try:
+    async with admin_client(settings) as admin:
         return await _partitions(admin, topic)
-    finally:
-        await admin.close()
 
 
 async def committed_offsets(settings: Settings, group: str, topic: str) -> int:
     """The sum over partitions of what `group` committed on `topic` (Tansu needs the partitions named)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
-    try:
+    async with admin_client(settings) as admin:
         offsets = await admin.list_consumer_group_offsets(group, partitions=await _partitions(admin, topic))
-    finally:
-        await admin.close()
     return sum(max(meta.offset, 0) for meta in offsets.values())
 
 

@@ -8,7 +8,9 @@ rejects aiokafka's.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -66,12 +68,21 @@ async def publish_event(
         await broker.publish(event, topic, key=message_key(event), headers=inject(dict(headers or {})))
 
 
-def admin_client(settings: Settings, *, request_timeout_ms: int = 10_000) -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(
+@contextlib.asynccontextmanager
+async def admin_client(
+    settings: Settings, *, request_timeout_ms: int = 10_000
+) -> AsyncIterator[AIOKafkaAdminClient]:
+    """An admin client of the configured cluster, started, and closed when the block ends."""
+    admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         request_timeout_ms=request_timeout_ms,
         **client_security(settings),
     )
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
 
 
 def topic_names(settings: Settings) -> list[str]:
@@ -81,9 +92,7 @@ def topic_names(settings: Settings) -> list[str]:
 
 async def ensure_topics(settings: Settings) -> None:
     """Create the pipeline's topics (and their dead-letter topics) with the configured partitions."""
-    admin = admin_client(settings)
-    await admin.start()
-    try:
+    async with admin_client(settings) as admin:
         existing = set(await admin.list_topics())
         compacted = settings.topic(DOCUMENT_READY)
         missing = [
@@ -102,5 +111,3 @@ async def ensure_topics(settings: Settings) -> None:
                 if code not in (0, 36):  # 36: created meanwhile by another process
                     raise RuntimeError(f"could not create Kafka topic {topic}: error code {code}")
             log.info("created topics %s", ", ".join(t.name for t in missing))
-    finally:
-        await admin.close()

@@ -29,12 +29,8 @@ async def _vector_store(request: Request) -> None:
 
 
 async def _kafka(request: Request) -> None:
-    admin = admin_client(request.app.state.settings, request_timeout_ms=2000)
-    await admin.start()
-    try:
+    async with admin_client(request.app.state.settings, request_timeout_ms=2000) as admin:
         await admin.describe_cluster()
-    finally:
-        await admin.close()
 
 
 async def readyz(request: Request) -> Response:

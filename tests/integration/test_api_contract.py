@@ -57,3 +57,11 @@ def api_url(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_conforms_to_the_description(case: schemathesis.Case[Any], api_url: str) -> None:
     case.call_and_validate(base_url=api_url)
+
+
+def test_the_api_is_ready_when_postgres_qdrant_and_kafka_answer(api_url: str) -> None:
+    response = httpx.get(f"{api_url}/readyz", timeout=10)
+    assert (response.status_code, response.json()) == (
+        200,
+        {"status": "ready", "checks": {"postgres": "ok", "vector_store": "ok", "kafka": "ok"}},
+    )
