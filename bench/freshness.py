@@ -198,7 +198,7 @@ async def _probe(settings: Settings, system: System) -> Probe:
     generation = await system.generations.get(settings.qdrant_collection)
     if generation is None:
         raise RuntimeError("no live generation: the system did not start")
-    vector = (await system.embedder.embed([_PROBE_QUERY]))[0]
+    vector = await system.embedder.embed_question(_PROBE_QUERY)
     return Probe(system.store, generation, vector)
 
 

@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ from apps.common.tokenizer import count_tokens
 log = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
+Vector = npt.NDArray[np.float32]
 # Near free and meaning-blind: to measure the pipeline's own overhead, not for real answers.
 HASHING_MODEL = "hashing-bow-384"
 
@@ -73,7 +75,11 @@ class Embedder(Protocol):
         ...
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
-        """Unit-length vectors of `texts`, one row each, as float32."""
+        """Unit-length vectors of documents' `texts`, one row each, as float32: throughput work."""
+        ...
+
+    async def embed_question(self, text: str) -> Vector:
+        """The unit-length vector of one question, as float32: someone is waiting for it."""
         ...
 
 
@@ -123,11 +129,12 @@ class LocalEmbedder:
     Chunks and questions take separate ways through the model, so a question never waits for a
     document's chunks (in `ragstream dev` the query API and the pipeline share this embedder):
 
-    - Chunks: one encode at a time, in lanes, one per CPU: threads that each run torch on one core
-      and take the encode's batches in turn. Torch's own threads meet after every operation, so one
-      preempted thread stalls the rest: beside the pipeline's other processes, lanes do ~6% more
-      work. Requests that arrive while an encode runs go into the next one together.
-    - Questions (one text a request): encoded beside the lanes by a thread of their own, which the
+    - Chunks (`embed`, even a document's only one): one encode at a time, in lanes, one per CPU:
+      threads that each run torch on one core and take the encode's batches in turn. Torch's own
+      threads meet after every operation, so one preempted thread stalls the rest: beside the
+      pipeline's other processes, lanes do ~6% more work. Requests that arrive while an encode runs
+      go into the next one together.
+    - Questions (`embed_question`): encoded beside the lanes by a thread of their own, which the
       lanes give way to, one question encode at a time. Questions that arrive meanwhile wait
       together and get their vectors a batch at a time, in the order they came, which costs little
       more than one of them alone.
@@ -237,23 +244,40 @@ class LocalEmbedder:
             start += len(request.texts)
 
     async def warm_up(self) -> None:
+        """Load the model, and run it once each way."""
         await self.embed(["warm up"])
+        await self.embed_question("warm up")
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.spec.dimensions), dtype=np.float32)
         request = _Request(list(texts), concurrent.futures.Future())
-        question = len(request.texts) == 1
         with self._waiting_lock:
-            (self._questions if question else self._waiting).append(request)
-        if question:
-            await asyncio.get_running_loop().run_in_executor(self._question_thread, self._answer_questions)
-        else:
-            await asyncio.to_thread(self._encode_waiting)
+            self._waiting.append(request)
+        await asyncio.to_thread(self._encode_waiting)
         return await asyncio.wrap_future(request.vectors)
 
+    async def embed_question(self, text: str) -> Vector:
+        request = _Request([text], concurrent.futures.Future())
+        with self._waiting_lock:
+            self._questions.append(request)
+        await asyncio.get_running_loop().run_in_executor(self._question_thread, self._answer_questions)
+        vector: Vector = (await asyncio.wrap_future(request.vectors))[0]
+        return vector
 
-class HashingEmbedder:
+
+class _QuestionsAsRequests(ABC):
+    """For providers with one way in: a question is a request of one text."""
+
+    @abstractmethod
+    async def embed(self, texts: Sequence[str]) -> Vectors: ...
+
+    async def embed_question(self, text: str) -> Vector:
+        vector: Vector = (await self.embed([text]))[0]
+        return vector
+
+
+class HashingEmbedder(_QuestionsAsRequests):
     """Bag-of-words feature hashing: microseconds per chunk, so a benchmark measures everything but
     the model. Words shared between texts make them similar; meaning does not."""
 
@@ -271,7 +295,7 @@ class HashingEmbedder:
         return _normalise(vectors)
 
 
-class OpenAIEmbedder:
+class OpenAIEmbedder(_QuestionsAsRequests):
     """Any OpenAI-compatible embeddings endpoint, through the `openai` SDK (which retries with backoff)."""
 
     def __init__(self, spec: EmbeddingModelSpec, client: AsyncOpenAI) -> None:

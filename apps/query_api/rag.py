@@ -112,7 +112,7 @@ class RagEngine:
         with tracer.start_as_current_span(
             "embed query", attributes={"ragstream.model": generation.embedding_model}
         ):
-            vector = (await self.embedders.get(generation.embedding_model).embed([query]))[0]
+            vector = await self.embedders.get(generation.embedding_model).embed_question(query)
         embed_ms = _ms(t0)
         t1 = time.perf_counter()
         where = SearchFilter(

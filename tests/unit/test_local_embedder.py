@@ -1,6 +1,6 @@
 """Unit tests of `LocalEmbedder` with the real all-MiniLM-L6-v2: concurrent questions are answered a
-batch at a time and never wait for chunks, and an encode split over lanes gives each text its own
-vector."""
+batch at a time and never wait for chunks, a document's chunks (even one) go over the lanes, and an
+encode split over lanes gives each text its own vector."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def questions_waiting(embedder: LocalEmbedder, count: int) -> Callable[[], Await
 async def test_questions_waiting_for_the_model_are_answered_a_batch_at_a_time_in_order(
     embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    alone = [(await embedder.embed([q]))[0] for q in QUESTIONS[:4]]
+    alone = [await embedder.embed_question(q) for q in QUESTIONS[:4]]
     encodes: list[tuple[int, int]] = []  # texts, questions answered before it
     niceness: set[int] = set()
     encode_lane = embedder._encode_lane
@@ -61,7 +61,7 @@ async def test_questions_waiting_for_the_model_are_answered_a_batch_at_a_time_in
 
     monkeypatch.setattr(embedder, "_encode_lane", counted)
     with busy_with_questions(embedder):  # while these arrive
-        asking = asyncio.gather(*(embedder.embed([q]) for q in QUESTIONS))
+        asking = asyncio.gather(*(embedder.embed_question(q) for q in QUESTIONS))
         await wait_for(questions_waiting(embedder, len(QUESTIONS)), timeout=10, interval=0.01)
         requests = list(embedder._questions)
     answers = await asking
@@ -71,9 +71,9 @@ async def test_questions_waiting_for_the_model_are_answered_a_batch_at_a_time_in
     # The lanes give way to questions: the question thread is less nice than they are.
     assert niceness == {min(19, os.getpriority(os.PRIO_PROCESS, 0) + QUESTION_NICENESS)}
     assert QUESTION_NICENESS < LANE_NICENESS
-    for i, vectors in enumerate(answers):
-        assert vectors.shape == (1, 384)
-        np.testing.assert_allclose(vectors[0], alone[i % 4], atol=1e-5)
+    for i, vector in enumerate(answers):
+        assert vector.shape == (384,)
+        np.testing.assert_allclose(vector, alone[i % 4], atol=1e-5)
 
 
 async def test_a_question_does_not_wait_for_the_chunks_being_encoded(
@@ -94,8 +94,8 @@ async def test_a_question_does_not_wait_for_the_chunks_being_encoded(
     chunks = asyncio.ensure_future(embedder.embed(["a long manual page", "and its next chunk"]))
     try:
         await wait_for(chunks_encoding, timeout=10, interval=0.01)
-        answer = await asyncio.wait_for(embedder.embed([QUESTIONS[0]]), timeout=10)
-        assert answer.shape == (1, 384)
+        answer = await asyncio.wait_for(embedder.embed_question(QUESTIONS[0]), timeout=10)
+        assert answer.shape == (384,)
         assert not chunks.done()
     finally:
         finish.set()
@@ -112,7 +112,7 @@ async def test_a_failed_encode_fails_every_request_in_it_and_not_the_next(
 
     monkeypatch.setattr(embedder, "_encode_lane", broken)
     with busy_with_questions(embedder):
-        asking = asyncio.gather(*(embedder.embed([q]) for q in QUESTIONS[:3]), return_exceptions=True)
+        asking = asyncio.gather(*(embedder.embed_question(q) for q in QUESTIONS[:3]), return_exceptions=True)
         await wait_for(questions_waiting(embedder, 3), timeout=10, interval=0.01)
     assert [str(e) for e in await asking] == ["out of memory"] * 3
     chunks = await asyncio.gather(embedder.embed(QUESTIONS[:2]), return_exceptions=True)
@@ -121,6 +121,7 @@ async def test_a_failed_encode_fails_every_request_in_it_and_not_the_next(
     monkeypatch.setattr(embedder, "_encode_lane", encode_lane)
     assert (await embedder.embed(QUESTIONS[:2])).shape == (2, 384)
     assert (await embedder.embed(QUESTIONS[:1])).shape == (1, 384)
+    assert (await embedder.embed_question(QUESTIONS[0])).shape == (384,)
 
 
 async def test_chunks_go_over_every_lane_and_each_gets_its_own_vector(
@@ -152,3 +153,21 @@ async def test_chunks_go_over_every_lane_and_each_gets_its_own_vector(
     # The lanes give way to the event loop: they run nicer than the process.
     assert niceness == {min(19, os.getpriority(os.PRIO_PROCESS, 0) + LANE_NICENESS)}
     np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+async def test_a_document_of_one_chunk_goes_over_the_lanes_not_the_question_thread(
+    embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lanes: list[int] = []
+    encode = embedder._encode
+
+    def counted(texts: Sequence[str], lane_count: int) -> Vectors:
+        lanes.append(lane_count)
+        return encode(texts, lane_count)
+
+    monkeypatch.setattr(embedder, "_encode", counted)
+    with busy_with_questions(embedder):  # a chunk taking the question thread would wait here
+        vectors = await asyncio.wait_for(embedder.embed(["A penguin incubates the egg."]), timeout=10)
+
+    assert lanes == [3]
+    assert vectors.shape == (1, 384)

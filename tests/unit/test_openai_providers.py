@@ -98,6 +98,17 @@ async def test_embedders_close_the_provider_clients_they_opened(stub: OpenAIStub
     assert embedder._client.is_closed()
 
 
+async def test_a_question_is_one_request_of_one_text(client: AsyncOpenAI, stub: OpenAIStub) -> None:
+    embedder = OpenAIEmbedder(_spec(), client)
+
+    vector = await embedder.embed_question("How long do penguins incubate?")
+
+    assert stub.embedding_requests == [["How long do penguins incubate?"]]
+    assert vector.dtype == np.float32
+    assert vector.shape == (8,)
+    np.testing.assert_allclose(np.linalg.norm(vector), 1.0, atol=1e-6)
+
+
 async def test_embeddings_are_batched_by_the_models_input_limit(
     client: AsyncOpenAI, stub: OpenAIStub
 ) -> None:
