@@ -12,6 +12,7 @@ from rich.console import Console
 
 from apps.cli.api_client import api_client, unreachable_message
 from apps.common.settings import Settings
+from schemas.api import SearchMode
 
 console = Console()
 
@@ -28,12 +29,21 @@ def _print_sources(sources: list[dict[str, object]]) -> None:
         console.print(line, markup=False, highlight=False)
 
 
-def run_ask(settings: Settings, question: str, *, conversation: UUID | None, top_k: int | None) -> int:
+def run_ask(
+    settings: Settings,
+    question: str,
+    *,
+    conversation: UUID | None,
+    top_k: int | None,
+    mode: SearchMode | None = None,
+) -> int:
     body: dict[str, object] = {"query": question, "stream": True}
     if conversation:
         body["conversation_id"] = str(conversation)
     if top_k:
         body["top_k"] = top_k
+    if mode:
+        body["search_mode"] = mode
     sources: list[dict[str, object]] = []
     try:
         with (

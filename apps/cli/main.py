@@ -12,6 +12,8 @@ from uuid import UUID
 
 import typer
 
+from schemas.api import SearchMode
+
 if TYPE_CHECKING:
     from apps.cli.system import Component
     from apps.common.settings import Settings
@@ -84,11 +86,16 @@ def ask(
     question: Annotated[str, typer.Argument(help="your question")],
     conversation: Annotated[UUID | None, typer.Option(help="continue this conversation")] = None,
     top_k: Annotated[int | None, typer.Option(help="how many chunks to retrieve")] = None,
+    search_mode: Annotated[
+        SearchMode | None,
+        typer.Option(help="by meaning (dense), words (sparse: BM25) or both (hybrid); default: the server's"),
+    ] = None,
 ) -> None:
     """Ask a question; the answer streams into the terminal, then its sources."""
     from apps.cli.ask import run_ask
 
-    raise typer.Exit(run_ask(_settings(), question, conversation=conversation, top_k=top_k))
+    settings = _settings()
+    raise typer.Exit(run_ask(settings, question, conversation=conversation, top_k=top_k, mode=search_mode))
 
 
 @app.command()
