@@ -14,7 +14,7 @@ from apps.cli.system import ALL_COMPONENTS, running_system
 from apps.common.embeddings import HASHING_MODEL
 from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL, EXTRACTIVE_CHAT_MODEL
 from apps.devstack.stack import LocalStack
-from bench import freshness, ingest, query
+from bench import freshness, ingest_llama_index, ingest_ragstream, query
 from bench.stack import Document, page_text, percentile
 from tests.openai_stub import CHAT_DELTAS
 from tests.support import isolated_settings, topic_partitions
@@ -61,7 +61,7 @@ def html_pages(directory: Path, count: int) -> list[Path]:
 async def test_ingest_uploads_from_a_process_of_its_own_and_counts_every_chunk(
     local_stack: LocalStack, tmp_path: Path
 ) -> None:
-    run = await ingest.ragstream(local_stack, HASHING_MODEL, html_pages(tmp_path, 3))
+    run = await ingest_ragstream.ragstream(local_stack, HASHING_MODEL, html_pages(tmp_path, 3))
     assert run.documents == 3
     assert run.chunks >= 3
     assert run.seconds > 0
@@ -84,12 +84,12 @@ async def test_ingest_uploads_from_a_process_of_its_own_and_counts_every_chunk(
 
 def test_llama_index_runs_with_unstructured_called_either_way(tmp_path: Path) -> None:
     pages = html_pages(tmp_path, 2)
-    tuned, workers = ingest.llama_index(HASHING_MODEL, pages, servers=())
+    tuned, workers = ingest_llama_index.llama_index(HASHING_MODEL, pages, servers=())
     assert (tuned.documents, workers in (None, os.cpu_count() or 2)) == (2, True)
     assert tuned.chunks >= 2
     assert tuned.cpu_seconds["LlamaIndex"] > 0
     # In a process of its own: the time and the CPU are that process's.
-    defaults = ingest.llama_index_with_defaults(HASHING_MODEL, pages, None)
+    defaults = ingest_llama_index.llama_index_with_defaults(HASHING_MODEL, pages, None)
     assert (defaults.documents, defaults.chunks) == (2, tuned.chunks)
     assert defaults.seconds > 0
     assert defaults.cpu_seconds["LlamaIndex"] > 0
@@ -98,7 +98,7 @@ def test_llama_index_runs_with_unstructured_called_either_way(tmp_path: Path) ->
 async def test_ingest_ends_with_the_error_of_a_failed_upload(local_stack: LocalStack, tmp_path: Path) -> None:
     pages = [*html_pages(tmp_path, 1), tmp_path / "missing.html"]
     with pytest.raises(FileNotFoundError):
-        await ingest.ragstream(local_stack, HASHING_MODEL, pages)
+        await ingest_ragstream.ragstream(local_stack, HASHING_MODEL, pages)
 
 
 async def test_freshness_measures_each_document_and_its_steps(

@@ -9,8 +9,9 @@ import os
 
 import pytest
 
-from bench.ingest import COLUMNS, Run, add_model, median_run
+from bench.ingest import COLUMNS, add_model
 from bench.report import Result
+from bench.runs import Run, median_run
 
 
 def runs(*chunks_per_second: float, chunks: int = 100) -> list[Run]:

@@ -1,0 +1,135 @@
+"""ragstream's run in the ingest benchmark: every page put into S3 by a client in a process of its
+own, timed to the last document complete, with the CPU of every process that took part (the apps,
+the parser workers, the four servers, the uploader) and the apps' peak memory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import time
+from collections.abc import Collection, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+from rich.progress import Progress
+
+from apps.common.documents import document_id_for
+from apps.common.settings import Settings
+from apps.devstack.process import ServerProcess
+from apps.devstack.stack import LocalStack
+from bench import report
+from bench.cpu import CpuLedger, Group
+from bench.runs import PeakRss, Run
+from bench.stack import Document, put_documents, running_deployables
+from tests.support import wait_until_settled
+
+
+async def ragstream(stack: LocalStack, model: str, pages: Sequence[Path]) -> Run:
+    """S3 put of every page to the last one complete, through every hop of the real pipeline."""
+    keys = [f"manual/{page.name}" for page in pages]
+    deployed = running_deployables(stack, embedding_model=model, chat_model="extractive")
+    async with deployed as (settings, workflows):
+        parsers = _children(stack) - {workflows}
+        processes = {"processors": [os.getpid()], "workflows": [workflows], "parser": parsers}
+        with PeakRss(processes) as rss, report.progress() as progress:
+            task = progress.add_task(f"ragstream ({model})", total=len(keys))
+            with _uploader() as uploader:
+                uploaders = _children(stack) - parsers - {workflows}
+                ledger = CpuLedger(_groups(stack, workflows, parsers, uploaders))
+                ledger.start()
+                started = time.perf_counter()
+                uploads = list(zip(keys, pages, strict=True))
+                uploading = asyncio.wrap_future(uploader.submit(_upload, settings, uploads))
+                rows = await _settled(settings, keys, progress, task, uploading)
+                seconds = time.perf_counter() - started
+                ledger.stop()
+    failed = [r["s3_key"] for r in rows if r["status"] != "complete"]
+    if failed:
+        raise RuntimeError(f"ragstream failed pages: {failed}")
+    chunks = sum(r["chunk_count"] for r in rows)
+    return Run(seconds, len(keys), chunks, rss.mib, ledger.used)
+
+
+def _servers(stack: LocalStack) -> dict[str, ServerProcess | None]:
+    return {
+        "Temporal": stack.temporal.process,
+        "moto (S3, SQS)": stack.s3.process,
+        "Tansu (Kafka)": stack.kafka.process,
+        "Postgres": stack.postgres.process,
+    }
+
+
+def server_pids(stack: LocalStack) -> set[int]:
+    return {process.pid for process in _servers(stack).values() if process}
+
+
+def _children(stack: LocalStack) -> set[int]:
+    """This process's children but the servers: the workflows' process, the parser workers, then
+    the uploader too."""
+    servers = server_pids(stack)
+    return {child.pid for child in psutil.Process().children() if child.pid not in servers}
+
+
+def _groups(
+    stack: LocalStack, workflows: int, parsers: Collection[int], uploader: Collection[int]
+) -> list[Group]:
+    """The processes of a ragstream run, by what they do; each server with its children (Postgres's
+    connections)."""
+    servers = [
+        Group(name, [process.pid] if process else [], descendants=True)
+        for name, process in _servers(stack).items()
+    ]
+    return [
+        Group("processors + API", [os.getpid()]),
+        Group("parser workers", sorted(parsers)),
+        Group("workflow worker + intake", [workflows]),
+        *servers,
+        Group("uploader", sorted(uploader)),
+    ]
+
+
+@contextlib.contextmanager
+def _uploader() -> Iterator[ProcessPoolExecutor]:
+    """A process of its own for the client that uploads the pages, as it would be on another machine:
+    in this one it would take the event loop that the apps (and their hops) run on. Started, and its
+    imports done, before the clock starts."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(_ready).result()
+        yield pool
+
+
+def _ready() -> None:
+    """Runs in the uploader: its modules are imported by now."""
+
+
+def _upload(settings: Settings, pages: list[tuple[str, Path]]) -> None:
+    """Runs in the uploader: read the pages, then put them one after another."""
+    asyncio.run(put_documents(settings, [Document(key, page.read_text()) for key, page in pages]))
+
+
+async def _settled(
+    settings: Settings, keys: list[str], progress: Progress, task: Any, uploading: asyncio.Future[None]
+) -> list[dict[str, Any]]:
+    """Poll on one connection, a few times a second: the measuring should cost the machine little.
+    A failed upload ends the wait with its error."""
+    ids = [document_id_for(settings.s3_bucket, key) for key in keys]
+    async with await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True) as conn:
+        while True:
+            cur = await conn.execute(
+                "SELECT count(*) FROM documents WHERE id = ANY(%s) AND status IN ('complete', 'failed')",
+                (ids,),
+            )
+            row = await cur.fetchone()
+            done = row[0] if row else 0
+            progress.update(task, completed=done)
+            if done == len(keys):
+                await uploading
+                return await wait_until_settled(settings, keys)
+            if uploading.done():
+                uploading.result()
+            await asyncio.sleep(0.25)
