@@ -183,6 +183,23 @@ async def test_filters_and_top_k_bound_the_sources(extractive_api: Api) -> None:
         assert "tides.txt" not in await sources(uploaded_after="2021-01-01T00:00:00Z")
 
 
+async def test_the_search_mode_finds_by_words_by_meaning_or_both(extractive_api: Api) -> None:
+    async with extractive_api.client() as client:
+
+        async def sources(query: str, mode: str) -> list[str]:
+            body = {"query": query, "stream": False, "search_mode": mode}
+            response = await client.post("/v1/query", json=body)
+            assert response.status_code == 200, response.text
+            return [s["filename"] for s in response.json()["sources"]]
+
+        # BM25 finds only the chunks that have the words; meaning ranks every chunk.
+        assert await sources("flour water", "sparse") == ["bread.txt"]
+        assert await sources("xylophone", "sparse") == []
+        assert len(await sources("xylophone", "dense")) == len(CHUNKS)
+        assert len(await sources("xylophone", "hybrid")) == len(CHUNKS)
+        assert (await sources("flour water", "hybrid"))[0] == "bread.txt"
+
+
 async def test_retrieval_runs_while_the_question_is_stored(
     extractive_api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -404,6 +421,7 @@ async def test_documents_are_listed_by_status_and_unknown_ones_are_404(extractiv
         ("POST", "/v1/query", {"json": {"query": "x", "top_k": 10_000}}, 422),
         ("POST", "/v1/query", {"json": {"query": "x", "document_ids": ["not-a-uuid"]}}, 422),
         ("POST", "/v1/query", {"json": {"query": "x", "unknown": 1}}, 422),
+        ("POST", "/v1/query", {"json": {"query": "x", "search_mode": "fuzzy"}}, 422),
         ("POST", "/v1/query", {"json": {"query": "x" * 100_000}}, 413),
         ("GET", "/v1/conversations/not-a-uuid", {}, 422),
         ("GET", "/v1/conversations", {"params": {"limit": "lots"}}, 422),
@@ -462,6 +480,14 @@ async def test_the_openai_sdk_gets_answers_with_sources(extractive_api: Api) -> 
     assert "incubates" in text
     assert chunks[-1].usage is not None
     assert chunks[-1].usage.completion_tokens > 0
+
+    # The query options go in the body beside OpenAI's.
+    by_words = await client.chat.completions.create(
+        model="ragstream",
+        messages=[{"role": "user", "content": "xylophone"}],
+        extra_body={"search_mode": "sparse"},
+    )
+    assert (by_words.model_extra or {})["sources"] == []
     await client.close()
 
 
