@@ -28,7 +28,7 @@ from bench.ingest_llama_index import (
     llama_index,
     llama_index_with_defaults,
 )
-from bench.ingest_ragstream import ragstream, server_pids
+from bench.ingest_ragstream import OWN_PROCESSES, ragstream, server_pids
 from bench.report import Result
 from bench.runs import POLICY, Run, median_run
 from bench.stack import local_stack
@@ -126,6 +126,17 @@ def add_model(
             " Each row is that pipeline's median round."
         )
     result.notes.append(mine.cpu_note(f"ragstream with {model}"))
+    own = mine.most_documents_per_second(cpus, OWN_PROCESSES)
+    ceiling_bound = ceiling.most_documents_per_second(cpus)
+    result.notes.append(
+        f"{model}: were the servers (Temporal, moto, Tansu, Postgres) and the uploader on other machines,"
+        " as deployed, ragstream's own"
+        f" processes ({mine.cpu_ms_per_document(mine.cpu_of(OWN_PROCESSES)):.1f} ms of CPU a document) would"
+        f" allow at most {own:,.2f} documents/s on the {cpus} CPUs: {own / ceiling_bound:.2f} of the"
+        f" ceiling's bound the same way ({ceiling_bound:,.2f} documents/s,"
+        f" {ceiling.cpu_ms_per_document(ceiling.cpu_of()):.1f} ms a document). A bound from CPU time, not a"
+        " measured speed."
+    )
 
 
 async def run() -> None:

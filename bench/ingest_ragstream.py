@@ -28,6 +28,12 @@ from bench.runs import PeakRss, Run
 from bench.stack import Document, put_documents, running_deployables
 from tests.support import wait_until_settled
 
+# ragstream's own processes, by what they run (the rest of a run's CPU: the servers and the uploader).
+PROCESSORS = "processors + API"
+PARSERS = "parser workers"
+WORKFLOWS = "workflow worker + intake"
+OWN_PROCESSES = (PROCESSORS, PARSERS, WORKFLOWS)
+
 
 async def ragstream(stack: LocalStack, model: str, pages: Sequence[Path]) -> Run:
     """S3 put of every page to the last one complete, through every hop of the real pipeline."""
@@ -85,9 +91,9 @@ def _groups(
         for name, process in _servers(stack).items()
     ]
     return [
-        Group("processors + API", [os.getpid()]),
-        Group("parser workers", sorted(parsers)),
-        Group("workflow worker + intake", [workflows]),
+        Group(PROCESSORS, [os.getpid()]),
+        Group(PARSERS, sorted(parsers)),
+        Group(WORKFLOWS, [workflows]),
         *servers,
         Group("uploader", sorted(uploader)),
     ]

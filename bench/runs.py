@@ -37,23 +37,30 @@ class Run:
         """Its share of the ceiling is by documents: the pipelines may cut the pages into other chunks."""
         share = f"{self.documents_per_second / ceiling.documents_per_second:.2f}" if ceiling else "1.00"
         rss = " / ".join(f"{mib:.0f}" for mib in self.peak_rss_mib.values()) or "-"
-        cpu = self.cpu_ms_per_document(sum(self.cpu_seconds.values()))
+        cpu = self.cpu_ms_per_document(self.cpu_of())
         chunks = f"{self.chunks / self.documents:.1f}"
         return (name, embedder, self.documents_per_second, self.chunks_per_second, chunks, share, cpu, rss)
 
     def cpu_ms_per_document(self, seconds: float) -> float:
         return 1000 * seconds / self.documents
 
-    def most_documents_per_second(self, cpus: int) -> float:
-        """Its speed if its work (its CPU time) kept all `cpus` busy, however it were spread."""
-        return cpus * self.documents / sum(self.cpu_seconds.values())
+    def cpu_of(self, groups: Collection[str] | None = None) -> float:
+        """CPU seconds of these process groups (all of them: None)."""
+        return sum(
+            seconds for group, seconds in self.cpu_seconds.items() if groups is None or group in groups
+        )
+
+    def most_documents_per_second(self, cpus: int, groups: Collection[str] | None = None) -> float:
+        """Its speed if its work (the CPU time of `groups`, all if None) kept all `cpus` busy, however
+        it were spread."""
+        return cpus * self.documents / self.cpu_of(groups)
 
     def cpu_note(self, name: str) -> str:
         """Where the run's CPU went, a document at a time, and how busy it kept the machine."""
         groups = ", ".join(
             f"{group} {self.cpu_ms_per_document(seconds):.1f}" for group, seconds in self.cpu_seconds.items()
         )
-        busy = 100 * sum(self.cpu_seconds.values()) / (self.seconds * (os.cpu_count() or 1))
+        busy = 100 * self.cpu_of() / (self.seconds * (os.cpu_count() or 1))
         return f"{name}: CPU ms a document: {groups}; the machine's CPUs {busy:.0f}% busy."
 
 
