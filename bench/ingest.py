@@ -126,17 +126,18 @@ def add_model(
             " Each row is that pipeline's median round."
         )
     result.notes.append(mine.cpu_note(f"ragstream with {model}"))
-    own = mine.most_documents_per_second(cpus, OWN_PROCESSES)
-    ceiling_bound = ceiling.most_documents_per_second(cpus)
-    result.notes.append(
-        f"{model}: were the servers (Temporal, moto, Tansu, Postgres) and the uploader on other machines,"
-        " as deployed, ragstream's own"
-        f" processes ({mine.cpu_ms_per_document(mine.cpu_of(OWN_PROCESSES)):.1f} ms of CPU a document) would"
-        f" allow at most {own:,.2f} documents/s on the {cpus} CPUs: {own / ceiling_bound:.2f} of the"
-        f" ceiling's bound the same way ({ceiling_bound:,.2f} documents/s,"
-        f" {ceiling.cpu_ms_per_document(ceiling.cpu_of()):.1f} ms a document). A bound from CPU time, not a"
-        " measured speed."
-    )
+    if ceiling.cpu_of() > 0:  # a near-free embedder on a few pages may take too little to measure
+        own = mine.most_documents_per_second(cpus, OWN_PROCESSES)
+        ceiling_bound = ceiling.most_documents_per_second(cpus)
+        result.notes.append(
+            f"{model}: were the servers (Temporal, moto, Tansu, Postgres) and the uploader on other"
+            " machines, as deployed, ragstream's own processes"
+            f" ({mine.cpu_ms_per_document(mine.cpu_of(OWN_PROCESSES)):.1f} ms of CPU a document) would allow"
+            f" at most {own:,.2f} documents/s on the {cpus} CPUs: {own / ceiling_bound:.2f} of the ceiling's"
+            f" bound the same way ({ceiling_bound:,.2f} documents/s,"
+            f" {ceiling.cpu_ms_per_document(ceiling.cpu_of()):.1f} ms a document). A bound from CPU time,"
+            " not a measured speed."
+        )
 
 
 async def run() -> None:

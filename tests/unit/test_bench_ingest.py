@@ -124,3 +124,13 @@ def test_one_round_needs_no_round_by_round_note() -> None:
     )
     assert len(result.rows) == 4
     assert not any("round by round" in note for note in result.notes)
+
+
+def test_no_bound_from_a_ceiling_too_quick_to_take_measurable_cpu() -> None:
+    result = Result("ingest", "title", COLUMNS)
+    ceiling = runs(40)
+    ceiling[0].cpu_seconds = {"this process": 0.0}
+    add_model(
+        result, "model", ceilings=ceiling, ours=runs(30), theirs=runs(20), theirs_with_defaults=runs(10)
+    )
+    assert not any("were the servers" in note for note in result.notes)
