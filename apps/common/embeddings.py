@@ -266,7 +266,7 @@ class LocalEmbedder:
         return vector
 
 
-class _QuestionsAsRequests(ABC):
+class QuestionsAsRequests(ABC):
     """For providers with one way in: a question is a request of one text."""
 
     @abstractmethod
@@ -277,7 +277,7 @@ class _QuestionsAsRequests(ABC):
         return vector
 
 
-class HashingEmbedder(_QuestionsAsRequests):
+class HashingEmbedder(QuestionsAsRequests):
     """Bag-of-words feature hashing: microseconds per chunk, so a benchmark measures everything but
     the model. Words shared between texts make them similar; meaning does not."""
 
@@ -295,7 +295,7 @@ class HashingEmbedder(_QuestionsAsRequests):
         return _normalise(vectors)
 
 
-class OpenAIEmbedder(_QuestionsAsRequests):
+class OpenAIEmbedder(QuestionsAsRequests):
     """Any OpenAI-compatible embeddings endpoint, through the `openai` SDK (which retries with backoff)."""
 
     def __init__(self, spec: EmbeddingModelSpec, client: AsyncOpenAI) -> None:

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from temporalio.client import Client
 
 from apps.common.database import Pool
-from apps.common.embeddings import MODEL_SPECS, Embedders, EmbeddingModelSpec, Vector, Vectors
+from apps.common.embeddings import MODEL_SPECS, Embedders, EmbeddingModelSpec, QuestionsAsRequests, Vectors
 from apps.common.generations import LiveGenerations
 from apps.common.kafka import make_broker
 from apps.common.qdrant_edge_store import QdrantEdgeStore
@@ -148,7 +148,7 @@ def unit_vector(text: str, dimensions: int = SPEC.dimensions) -> Vectors:
 
 
 @dataclass
-class FakeEmbedder:
+class FakeEmbedder(QuestionsAsRequests):
     spec: EmbeddingModelSpec = SPEC
     error: str | None = None
     calls: list[list[str]] = field(default_factory=list)
@@ -163,10 +163,6 @@ class FakeEmbedder:
         if not texts:
             return np.zeros((0, self.spec.dimensions), dtype=np.float32)
         return np.stack([unit_vector(text) for text in texts])
-
-    async def embed_question(self, text: str) -> Vector:
-        vector: Vector = (await self.embed([text]))[0]
-        return vector
 
 
 @dataclass
