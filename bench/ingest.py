@@ -126,7 +126,8 @@ def add_model(
             " Each row is that pipeline's median round."
         )
     result.notes.append(mine.cpu_note(f"ragstream with {model}"))
-    if ceiling.cpu_of() > 0:  # a near-free embedder on a few pages may take too little to measure
+    ceiling_ms = ceiling.cpu_ms_per_document(ceiling.cpu_of())
+    if ceiling_ms > 0:  # a near-free embedder on a few pages may take too little to measure
         own = mine.most_documents_per_second(cpus, OWN_PROCESSES)
         ceiling_bound = ceiling.most_documents_per_second(cpus)
         result.notes.append(
@@ -134,9 +135,8 @@ def add_model(
             " machines, as deployed, ragstream's own processes"
             f" ({mine.cpu_ms_per_document(mine.cpu_of(OWN_PROCESSES)):.1f} ms of CPU a document) would allow"
             f" at most {own:,.2f} documents/s on the {cpus} CPUs: {own / ceiling_bound:.2f} of the ceiling's"
-            f" bound the same way ({ceiling_bound:,.2f} documents/s,"
-            f" {ceiling.cpu_ms_per_document(ceiling.cpu_of()):.1f} ms a document). A bound from CPU time,"
-            " not a measured speed."
+            f" bound the same way ({ceiling_bound:,.2f} documents/s, {ceiling_ms:.1f} ms a document)."
+            " A bound from CPU time, not a measured speed."
         )
 
 
