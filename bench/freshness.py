@@ -40,8 +40,9 @@ from apps.common.kafka import admin_client
 from apps.common.s3 import s3_client
 from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL, EXTRACTIVE_CHAT_MODEL, Settings
 from apps.common.vector_store import ChunkPoint, SearchFilter, VectorStore
-from apps.stream_processors.chunking import ChunkingPolicy, chunk_elements
-from apps.stream_processors.partitioning import configure_offline, partition_document
+from apps.stream_processors.chunking import ChunkingPolicy
+from apps.stream_processors.parsing import parse_and_chunk
+from apps.stream_processors.partitioning import configure_offline
 from bench.report import Result, progress, publish
 from bench.stack import (
     Document,
@@ -304,8 +305,8 @@ async def _parts_alone(bench: Bench, document: Document) -> tuple[int, dict[str,
     alone = {KAFKA_HOP: await bench.kafka.seconds(document.body)}
 
     def parse() -> list[str]:
-        elements = partition_document(document.body, document.key.rsplit("/", 1)[-1], "text/plain")
-        return [chunk.text for chunk in chunk_elements(elements, policy)]
+        chunks = parse_and_chunk(document.body, document.key.rsplit("/", 1)[-1], "text/plain", policy)
+        return [chunk.text for chunk in chunks]
 
     started = time.perf_counter()
     texts = await asyncio.to_thread(parse)

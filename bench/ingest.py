@@ -16,8 +16,8 @@ from pathlib import Path
 
 from apps.common.embeddings import HASHING_MODEL, Embedder, Embedders
 from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL, Settings
-from apps.stream_processors.chunking import chunk_elements
-from apps.stream_processors.partitioning import configure_offline, partition_document
+from apps.stream_processors.parsing import parse_and_chunk
+from apps.stream_processors.partitioning import configure_offline
 from bench import report
 from bench.corpus import manual_pages
 from bench.cpu import CpuLedger, Group
@@ -58,8 +58,8 @@ def parse_pages(pages: Sequence[Path]) -> list[list[str]]:
     with report.progress() as progress:
         task = progress.add_task("parsing (for the ceiling)", total=len(pages))
         for page in pages:
-            elements = partition_document(page.read_bytes(), page.name, "text/html")
-            chunked.append([c.text for c in chunk_elements(elements, POLICY)])
+            chunks = parse_and_chunk(page.read_bytes(), page.name, "text/html", POLICY)
+            chunked.append([chunk.text for chunk in chunks])
             progress.advance(task)
     return chunked
 

@@ -31,8 +31,9 @@ from apps.common.embeddings import Embedder, Embedders
 from apps.common.qdrant_edge_store import QdrantEdgeStore
 from apps.common.settings import Settings
 from apps.common.vector_store import ChunkPoint, ScoredChunk, SearchFilter, VectorStore
-from apps.stream_processors.chunking import ChunkingPolicy, chunk_elements
-from apps.stream_processors.partitioning import configure_offline, partition_document
+from apps.stream_processors.chunking import ChunkingPolicy
+from apps.stream_processors.parsing import parse_and_chunk
+from apps.stream_processors.partitioning import configure_offline
 from bench import report
 from bench.corpus import ensure_manual
 from bench.questions import Question, Rule, build_questions, read_glossary, select_pages
@@ -60,7 +61,7 @@ _VERSION = "bench"
 
 def chunk_page(name: str, html: bytes) -> list[Chunk]:
     """The page's chunks, as the parse stage makes them (`configure_offline()` first, once)."""
-    return chunk_elements(partition_document(html, name, "text/html"), CHUNKING)
+    return parse_and_chunk(html, name, "text/html", CHUNKING)
 
 
 def _chunk_file(path: Path) -> tuple[str, list[Chunk]]:
