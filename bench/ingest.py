@@ -30,7 +30,7 @@ from bench.ingest_llama_index import (
 )
 from bench.ingest_ragstream import OWN_PROCESSES, ragstream, server_pids
 from bench.report import Result
-from bench.runs import POLICY, Run, median_run
+from bench.runs import POLICY, Run, median_run, paired_ratio
 from bench.stack import local_stack
 
 PAGES = int(os.environ.get("RAGSTREAM_BENCH_PAGES", "100"))
@@ -90,27 +90,30 @@ def add_model(
 ) -> None:
     """The rows of one embedder (each pipeline's median round) and the notes that go with them.
 
-    ragstream and LlamaIndex are compared by documents/s, the same pages made searchable: their
-    splitters cut a page into different numbers of chunks, and chunks/s favours the one that makes
-    more, shorter chunks (less text to embed in each)."""
+    Shares of the ceiling and the comparisons are the median of each round's own ratio. ragstream
+    and LlamaIndex are compared by documents/s, the same pages made searchable: their splitters cut
+    a page into different numbers of chunks, and chunks/s favours the one that makes more, shorter
+    chunks (less text to embed in each)."""
     ceiling, mine = median_run(ceilings), median_run(ours)
     their, their_defaults = median_run(theirs), median_run(theirs_with_defaults)
-    result.add(*ceiling.row("the embedder alone (ceiling)", model, None))
-    result.add(*mine.row("ragstream, end to end", model, ceiling))
-    result.add(*their.row(f"{LLAMA_INDEX}, {TUNED_CALLS}", model, ceiling))
-    result.add(*their_defaults.row(f"{LLAMA_INDEX}, {DEFAULT_CALLS}", model, ceiling))
-
-    def against(other: Run) -> str:
-        return (
-            f"{mine.documents_per_second / other.documents_per_second:.2f}x"
-            f" (chunks/s: {mine.chunks_per_second / other.chunks_per_second:.2f}x)"
+    result.add(*ceiling.row("the embedder alone (ceiling)", model, 1.0))
+    result.add(*mine.row("ragstream, end to end", model, paired_ratio(ours, ceilings)))
+    result.add(*their.row(f"{LLAMA_INDEX}, {TUNED_CALLS}", model, paired_ratio(theirs, ceilings)))
+    result.add(
+        *their_defaults.row(
+            f"{LLAMA_INDEX}, {DEFAULT_CALLS}", model, paired_ratio(theirs_with_defaults, ceilings)
         )
+    )
+
+    def against(others: Sequence[Run]) -> str:
+        chunks = paired_ratio(ours, others, lambda run: run.chunks_per_second)
+        return f"{paired_ratio(ours, others):.2f}x (chunks/s: {chunks:.2f}x)"
 
     cpus = os.cpu_count() or 1
     most = their_defaults.most_documents_per_second(cpus)
     result.notes.append(
-        f"{model}: ragstream {mine.documents_per_second:,.2f} documents/s is {against(their)} LlamaIndex's"
-        f" with {TUNED_CALLS} and {against(their_defaults)} LlamaIndex's with {DEFAULT_CALLS}. The"
+        f"{model}: ragstream {mine.documents_per_second:,.2f} documents/s is {against(theirs)} LlamaIndex's"
+        f" with {TUNED_CALLS} and {against(theirs_with_defaults)} LlamaIndex's with {DEFAULT_CALLS}. The"
         f" latter parses in one process before its pipeline; were that spread over the {cpus} CPUs, its"
         f" CPU a document would still hold it to {most:,.2f} documents/s"
         f" ({mine.documents_per_second / most:.2f}x for ragstream)"
@@ -120,20 +123,30 @@ def add_model(
         def speeds(runs: Sequence[Run]) -> str:
             return ", ".join(f"{run.documents_per_second:,.2f}" for run in runs)
 
+        def ratios(others: Sequence[Run]) -> str:
+            return ", ".join(
+                f"{mine.documents_per_second / other.documents_per_second:.2f}"
+                for mine, other in zip(ours, others, strict=True)
+            )
+
         result.notes.append(
             f"{model}, documents/s round by round: the ceiling {speeds(ceilings)}; ragstream {speeds(ours)};"
             f" LlamaIndex {speeds(theirs)}; LlamaIndex with {DEFAULT_CALLS} {speeds(theirs_with_defaults)}."
-            " Each row is that pipeline's median round."
+            f" ragstream's ratio round by round: of the ceiling {ratios(ceilings)}; to LlamaIndex"
+            f" {ratios(theirs)}; to LlamaIndex with {DEFAULT_CALLS} {ratios(theirs_with_defaults)}."
+            " Each row is that pipeline's median round; its share of the ceiling and the comparisons"
+            " above are the median of the rounds' ratios, as each round runs every pipeline back to back."
         )
     result.notes.append(mine.cpu_note(f"ragstream with {model}"))
     ceiling_ms = ceiling.cpu_ms_per_document(ceiling.cpu_of())
     if ceiling_ms > 0:  # a near-free embedder on a few pages may take too little to measure
-        own = mine.most_documents_per_second(cpus, OWN_PROCESSES)
-        ceiling_bound = ceiling.most_documents_per_second(cpus)
+        # At most as many documents a second as the CPUs have time for each one's CPU time.
+        own_ms = mine.cpu_ms_per_document(mine.cpu_of(OWN_PROCESSES))
+        own, ceiling_bound = 1000 * cpus / own_ms, 1000 * cpus / ceiling_ms
         result.notes.append(
             f"{model}: were the servers (Temporal, moto, Tansu, Postgres) and the uploader on other"
             " machines, as deployed, ragstream's own processes"
-            f" ({mine.cpu_ms_per_document(mine.cpu_of(OWN_PROCESSES)):.1f} ms of CPU a document) would allow"
+            f" ({own_ms:.1f} ms of CPU a document) would allow"
             f" at most {own:,.2f} documents/s on the {cpus} CPUs: {own / ceiling_bound:.2f} of the ceiling's"
             f" bound the same way ({ceiling_bound:,.2f} documents/s, {ceiling_ms:.1f} ms a document)."
             " A bound from CPU time, not a measured speed."

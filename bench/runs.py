@@ -1,12 +1,14 @@
 """One round of one pipeline in the ingest benchmark: its time, documents, chunks, CPU and peak
-memory (`Run`), the memory sampler, and which of several rounds makes the pipeline's row."""
+memory (`Run`), the memory sampler, which of several rounds makes the pipeline's row, and how two
+pipelines compare over the rounds."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
-from collections.abc import Collection, Sequence
+import statistics
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import psutil
@@ -33,12 +35,12 @@ class Run:
     def documents_per_second(self) -> float:
         return self.documents / self.seconds
 
-    def row(self, name: str, embedder: str, ceiling: Run | None) -> tuple[object, ...]:
-        """Its share of the ceiling is by documents: the pipelines may cut the pages into other chunks."""
-        share = f"{self.documents_per_second / ceiling.documents_per_second:.2f}" if ceiling else "1.00"
+    def row(self, name: str, embedder: str, of_ceiling: float) -> tuple[object, ...]:
+        """Its line in the table, beside its share of the ceiling's documents/s."""
         rss = " / ".join(f"{mib:.0f}" for mib in self.peak_rss_mib.values()) or "-"
         cpu = self.cpu_ms_per_document(self.cpu_of())
         chunks = f"{self.chunks / self.documents:.1f}"
+        share = f"{of_ceiling:.2f}"
         return (name, embedder, self.documents_per_second, self.chunks_per_second, chunks, share, cpu, rss)
 
     def cpu_ms_per_document(self, seconds: float) -> float:
@@ -50,10 +52,9 @@ class Run:
             seconds for group, seconds in self.cpu_seconds.items() if groups is None or group in groups
         )
 
-    def most_documents_per_second(self, cpus: int, groups: Collection[str] | None = None) -> float:
-        """Its speed if its work (the CPU time of `groups`, all if None) kept all `cpus` busy, however
-        it were spread."""
-        return cpus * self.documents / self.cpu_of(groups)
+    def most_documents_per_second(self, cpus: int) -> float:
+        """Its speed if its work kept all `cpus` busy, however it were spread."""
+        return cpus * self.documents / self.cpu_of()
 
     def cpu_note(self, name: str) -> str:
         """Where the run's CPU went, a document at a time, and how busy it kept the machine."""
@@ -93,3 +94,13 @@ def median_run(runs: Sequence[Run]) -> Run:
     """The run of median speed; of the two in the middle, the slower."""
     ordered = sorted(runs, key=lambda run: run.documents_per_second)
     return ordered[(len(ordered) - 1) // 2]
+
+
+def paired_ratio(
+    ours: Sequence[Run],
+    theirs: Sequence[Run],
+    speed: Callable[[Run], float] = lambda run: run.documents_per_second,
+) -> float:
+    """The median of each round's ratio of the two speeds: a round runs every pipeline back to back,
+    so a slow stretch of the machine falls on both sides of its ratio."""
+    return statistics.median(speed(mine) / speed(their) for mine, their in zip(ours, theirs, strict=True))
