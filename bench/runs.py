@@ -4,11 +4,11 @@ pipelines compare over the rounds."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import statistics
-from collections.abc import Callable, Collection, Sequence
+import threading
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import psutil
@@ -66,28 +66,37 @@ class Run:
 
 
 class PeakRss:
-    """Samples the resident memory of each group's processes; keeps the largest seen in each group."""
+    """Samples, in a thread of its own, the resident memory of each group's processes (a group's pids,
+    or a function that finds them now: workers come and go); keeps the largest seen in each group.
+    Groups with no process seen are left out."""
 
-    def __init__(self, groups: dict[str, Collection[int]]) -> None:
+    def __init__(self, groups: Mapping[str, Collection[int] | Callable[[], Collection[int]]]) -> None:
         self._groups = groups
-        self.mib = dict.fromkeys(groups, 0.0)
-        self._task: asyncio.Task[None] | None = None
+        self._largest = dict.fromkeys(groups, 0.0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="peak-rss", daemon=True)
 
-    async def _sample(self) -> None:
+    @property
+    def mib(self) -> dict[str, float]:
+        return {name: mib for name, mib in self._largest.items() if mib}
+
+    def _sample(self) -> None:
         while True:
             for name, pids in self._groups.items():
-                for pid in pids:
+                for pid in pids() if callable(pids) else pids:
                     with contextlib.suppress(psutil.Error):
-                        self.mib[name] = max(self.mib[name], psutil.Process(pid).memory_info().rss / 2**20)
-            await asyncio.sleep(0.2)
+                        rss = psutil.Process(pid).memory_info().rss / 2**20
+                        self._largest[name] = max(self._largest[name], rss)
+            if self._stop.wait(0.2):
+                return
 
     def __enter__(self) -> PeakRss:
-        self._task = asyncio.get_running_loop().create_task(self._sample())
+        self._thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        if self._task:
-            self._task.cancel()
+        self._stop.set()
+        self._thread.join()
 
 
 def median_run(runs: Sequence[Run]) -> Run:
