@@ -4,7 +4,7 @@ parser workers, each local server), to read beside its throughput."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +19,11 @@ def cpu_seconds(times: Any) -> float:
 @dataclass(frozen=True)
 class Group:
     """Processes whose CPU counts as one line; with `descendants`, their children's too (a server's
-    workers and connections, those that ended included), but for the `excluded` ones and theirs."""
+    workers and connections, those that ended included)."""
 
     name: str
     pids: Sequence[int]
     descendants: bool = False
-    excluded: Collection[int] = ()
 
     def seconds(self) -> float:
         total = 0.0
@@ -39,8 +38,6 @@ class Group:
         return total
 
     def _tree_seconds(self, process: psutil.Process) -> float:
-        if process.pid in self.excluded:
-            return 0.0
         with contextlib.suppress(psutil.Error):
             return cpu_seconds(process.cpu_times()) + sum(
                 self._tree_seconds(child) for child in process.children()

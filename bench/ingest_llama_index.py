@@ -1,44 +1,46 @@
 """LlamaIndex's runs in the ingest benchmark: its IngestionPipeline (`bench.llama_baseline`) with
 unstructured called as ragstream calls it, at its best `num_workers`, and with unstructured's
-defaults in a process of its own; each timed, with the CPU of its process and workers."""
+defaults; each in a process of its own, timed, with the CPU and peak memory of its process and
+workers."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import psutil
+
 from bench import llama_baseline, report
 from bench.cpu import CpuLedger, Group
-from bench.runs import POLICY, Run
+from bench.runs import POLICY, PeakRss, Run
 
 LLAMA_INDEX = "LlamaIndex IngestionPipeline"
 TUNED_CALLS = "unstructured as ragstream calls it"
 DEFAULT_CALLS = "unstructured's defaults"
 
 
-def llama_index(model: str, pages: list[Path], servers: Collection[int]) -> tuple[Run, int | None]:
+def llama_index(model: str, pages: list[Path]) -> tuple[Run, int | None]:
     """LlamaIndex's pipeline with unstructured called as ragstream calls it, at its best
     `num_workers` (None, or one per CPU); and that num_workers."""
-    llama_baseline.prepare(llama_baseline.TUNED)
     best: tuple[Run, int | None] | None = None
-    for workers in (None, os.cpu_count() or 2):
-        # This process (LlamaIndex runs in one of its threads) and the workers it starts; not the
-        # local stack's servers, also this process's children.
-        ledger = CpuLedger([Group("LlamaIndex", [os.getpid()], descendants=True, excluded=servers)])
-        ledger.start()
-        try:
-            seconds, chunks = llama_baseline.ingest(model, pages, POLICY, workers=workers)
-        except Exception as exc:  # report, and keep the mode that works
-            report.console.print(f"LlamaIndex with num_workers={workers} failed: {type(exc).__name__}: {exc}")
-            continue
-        ledger.stop()
-        run = Run(seconds, len(pages), chunks, cpu_seconds=ledger.used)
-        report.console.print(f"LlamaIndex num_workers={workers}: {len(pages) / seconds:.2f} documents/s")
-        if best is None or run.seconds < best[0].seconds:
-            best = run, workers
+    with _llama_process(model, llama_baseline.TUNED, pages[0]) as (pool, child):
+        for workers in (None, os.cpu_count() or 2):
+            try:
+                run = _timed(pool, child, model, pages, workers, llama_baseline.TUNED)
+            except Exception as exc:  # report, and keep the mode that works
+                report.console.print(
+                    f"LlamaIndex with num_workers={workers} failed: {type(exc).__name__}: {exc}"
+                )
+                continue
+            report.console.print(
+                f"LlamaIndex num_workers={workers}: {run.documents_per_second:.2f} documents/s"
+            )
+            if best is None or run.seconds < best[0].seconds:
+                best = run, workers
     if best is None:
         raise RuntimeError("LlamaIndex's pipeline failed with every num_workers")
     return best
@@ -46,17 +48,53 @@ def llama_index(model: str, pages: list[Path], servers: Collection[int]) -> tupl
 
 def llama_index_with_defaults(model: str, pages: list[Path], workers: int | None) -> Run:
     """LlamaIndex's pipeline with unstructured's defaults (as its UnstructuredReader calls it), at
-    `workers`, in a process of its own: this one's unstructured has ragstream's set-up. The model and
-    the parser are loaded before the clock starts, as they are for the other pipelines."""
+    `workers`."""
+    with _llama_process(model, llama_baseline.DEFAULTS, pages[0]) as (pool, child):
+        run = _timed(pool, child, model, pages, workers, llama_baseline.DEFAULTS)
+    report.console.print(
+        f"LlamaIndex with {DEFAULT_CALLS}, num_workers={workers}: {run.documents_per_second:.2f} documents/s"
+    )
+    return run
+
+
+@contextlib.contextmanager
+def _llama_process(
+    model: str, parser: llama_baseline.Parser, page: Path
+) -> Iterator[tuple[ProcessPoolExecutor, int]]:
+    """A process of its own for LlamaIndex, so that its time, CPU and memory are its own (and each way
+    of calling unstructured gets the process set up for it). The model and the parser are loaded
+    before the clock starts, as they are for the other pipelines. Yields it and its process id."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         child = pool.submit(os.getpid).result()
-        pool.submit(llama_baseline.warm_up, model, llama_baseline.DEFAULTS, pages[0]).result()
-        ledger = CpuLedger([Group("LlamaIndex", [child], descendants=True)])
+        pool.submit(llama_baseline.warm_up, model, parser, page).result()
+        yield pool, child
+
+
+def _timed(
+    pool: ProcessPoolExecutor,
+    child: int,
+    model: str,
+    pages: list[Path],
+    workers: int | None,
+    parser: llama_baseline.Parser,
+) -> Run:
+    """One run in LlamaIndex's process, with the CPU of the process and its workers, and its peak
+    memory."""
+    ledger = CpuLedger([Group("LlamaIndex", [child], descendants=True)])
+    processes: dict[str, Collection[int] | Callable[[], Collection[int]]] = {
+        "LlamaIndex": [child],
+        "worker": lambda: _children(child) if workers else [],
+    }
+    with PeakRss(processes) as rss:
         ledger.start()
         seconds, chunks = pool.submit(
-            llama_baseline.ingest, model, pages, POLICY, workers=workers, parser=llama_baseline.DEFAULTS
+            llama_baseline.ingest, model, pages, POLICY, workers=workers, parser=parser
         ).result()
         ledger.stop()
-    speed = len(pages) / seconds
-    report.console.print(f"LlamaIndex with {DEFAULT_CALLS}, num_workers={workers}: {speed:.2f} documents/s")
-    return Run(seconds, len(pages), chunks, cpu_seconds=ledger.used)
+    return Run(seconds, len(pages), chunks, peak_rss_mib=rss.mib, cpu_seconds=ledger.used)
+
+
+def _children(pid: int) -> list[int]:
+    with contextlib.suppress(psutil.Error):
+        return [child.pid for child in psutil.Process(pid).children()]
+    return []

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
-import os
 import time
 from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -25,7 +24,7 @@ from apps.devstack.stack import LocalStack
 from bench import report
 from bench.cpu import CpuLedger, Group
 from bench.runs import PeakRss, Run
-from bench.stack import Document, put_documents, running_deployables
+from bench.stack import Deployed, Document, put_documents, running_deployables
 from tests.support import wait_until_settled
 
 # ragstream's own processes, by what they run (the rest of a run's CPU: the servers and the uploader).
@@ -39,14 +38,15 @@ async def ragstream(stack: LocalStack, model: str, pages: Sequence[Path]) -> Run
     """S3 put of every page to the last one complete, through every hop of the real pipeline."""
     keys = [f"manual/{page.name}" for page in pages]
     deployed = running_deployables(stack, embedding_model=model, chat_model="extractive")
-    async with deployed as (settings, workflows):
-        parsers = _children(stack) - {workflows}
-        processes = {"processors": [os.getpid()], "workflows": [workflows], "parser": parsers}
+    async with deployed as (settings, apps):
+        parsers = {child.pid for child in psutil.Process(apps.processors).children()}
+        processes = {"processors": [apps.processors], "workflows": [apps.workflows], "parser": parsers}
         with PeakRss(processes) as rss, report.progress() as progress:
             task = progress.add_task(f"ragstream ({model})", total=len(keys))
+            before = _children()
             with _uploader() as uploader:
-                uploaders = _children(stack) - parsers - {workflows}
-                ledger = CpuLedger(_groups(stack, workflows, parsers, uploaders))
+                uploaders = _children() - before
+                ledger = CpuLedger(_groups(stack, apps, parsers, uploaders))
                 ledger.start()
                 started = time.perf_counter()
                 uploads = list(zip(keys, pages, strict=True))
@@ -70,19 +70,12 @@ def _servers(stack: LocalStack) -> dict[str, ServerProcess | None]:
     }
 
 
-def server_pids(stack: LocalStack) -> set[int]:
-    return {process.pid for process in _servers(stack).values() if process}
-
-
-def _children(stack: LocalStack) -> set[int]:
-    """This process's children but the servers: the workflows' process, the parser workers, then
-    the uploader too."""
-    servers = server_pids(stack)
-    return {child.pid for child in psutil.Process().children() if child.pid not in servers}
+def _children() -> set[int]:
+    return {child.pid for child in psutil.Process().children()}
 
 
 def _groups(
-    stack: LocalStack, workflows: int, parsers: Collection[int], uploader: Collection[int]
+    stack: LocalStack, apps: Deployed, parsers: Collection[int], uploader: Collection[int]
 ) -> list[Group]:
     """The processes of a ragstream run, by what they do; each server with its children (Postgres's
     connections)."""
@@ -91,9 +84,9 @@ def _groups(
         for name, process in _servers(stack).items()
     ]
     return [
-        Group(PROCESSORS, [os.getpid()]),
+        Group(PROCESSORS, [apps.processors]),
         Group(PARSERS, sorted(parsers)),
-        Group(WORKFLOWS, [workflows]),
+        Group(WORKFLOWS, [apps.workflows]),
         *servers,
         Group("uploader", sorted(uploader)),
     ]
@@ -101,9 +94,8 @@ def _groups(
 
 @contextlib.contextmanager
 def _uploader() -> Iterator[ProcessPoolExecutor]:
-    """A process of its own for the client that uploads the pages, as it would be on another machine:
-    in this one it would take the event loop that the apps (and their hops) run on. Started, and its
-    imports done, before the clock starts."""
+    """A process of its own for the client that uploads the pages, as it would be on another machine.
+    Started, and its imports done, before the clock starts."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         pool.submit(_ready).result()
         yield pool

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from apps.cli.run import run_until_stopped
-from apps.cli.system import ALL_COMPONENTS, System, running_system
+from apps.cli.system import ALL_COMPONENTS, Component, System, running_system
 from apps.common.s3 import s3_client
 from apps.common.settings import Settings
 from apps.devstack.stack import LocalStack
@@ -83,41 +83,59 @@ async def running_ragstream(stack: LocalStack, **overrides: Any) -> AsyncIterato
         yield settings, system
 
 
+@dataclass(frozen=True)
+class Deployed:
+    """The process ids of ragstream's deployables in a benchmark run."""
+
+    processors: int  # the stream processors and the API (the parser workers are its children)
+    workflows: int  # the workflow worker and the intake
+
+
 @contextlib.asynccontextmanager
-async def running_deployables(stack: LocalStack, **overrides: Any) -> AsyncIterator[tuple[Settings, int]]:
-    """ragstream as its deployables run it: the workflow worker with the intake (they share a Temporal
-    client, so a workflow starts on the worker beside it) in a process of their own, the stream
-    processors and the API in this one (started first: the worker finds the live collection). Yields
-    the settings and the workflows' process id."""
-    context = multiprocessing.get_context("spawn")
+async def running_deployables(
+    stack: LocalStack, **overrides: Any
+) -> AsyncIterator[tuple[Settings, Deployed]]:
+    """ragstream as its deployables run it, each in a process of its own: the stream processors with
+    the API (started first: the worker finds the live collection), then the workflow worker with the
+    intake (they share a Temporal client, so a workflow starts on the worker beside it). Yields the
+    settings and their process ids once both have started."""
     async with (
         _own_settings(stack, **overrides) as settings,
-        running_system(settings, ("api", "processors")),
+        _deployable(settings, ("api", "processors"), "ragstream-processors") as processors,
+        _deployable(settings, ("worker", "intake"), "ragstream-workflows") as workflows,
     ):
-        ready = context.Event()
-        workflows = context.Process(target=_run_workflows, args=(settings, ready), name="ragstream-workflows")
-
-        async def started() -> bool:
-            if not workflows.is_alive():
-                raise RuntimeError(f"the workflow worker exited at start (code {workflows.exitcode})")
-            return ready.is_set()
-
-        workflows.start()
-        try:
-            await wait_for(started, timeout=120, interval=0.1, what="the workflow worker to start")
-            assert workflows.pid is not None
-            yield settings, workflows.pid
-        finally:
-            workflows.terminate()  # SIGTERM: it stops its components cleanly
-            await asyncio.to_thread(workflows.join, 30)
-            if workflows.is_alive():
-                workflows.kill()
-                await asyncio.to_thread(workflows.join)
+        yield settings, Deployed(processors, workflows)
 
 
-def _run_workflows(settings: Settings, ready: EventType) -> None:
-    """Runs in the workflows' process until SIGTERM."""
-    asyncio.run(run_until_stopped(settings, ("worker", "intake"), on_started=lambda _: ready.set()))
+@contextlib.asynccontextmanager
+async def _deployable(settings: Settings, components: Sequence[Component], name: str) -> AsyncIterator[int]:
+    """`components` in a process of their own, yielding its id once they have started (the model
+    loaded, the parser workers up); stopped by SIGTERM, which stops them cleanly, when the block ends."""
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    process = context.Process(target=_run_components, args=(settings, components, ready), name=name)
+
+    async def started() -> bool:
+        if not process.is_alive():
+            raise RuntimeError(f"{name} exited at start (code {process.exitcode})")
+        return ready.is_set()
+
+    process.start()
+    try:
+        await wait_for(started, timeout=180, interval=0.1, what=f"{name} to start")
+        assert process.pid is not None
+        yield process.pid
+    finally:
+        process.terminate()
+        await asyncio.to_thread(process.join, 30)
+        if process.is_alive():
+            process.kill()
+            await asyncio.to_thread(process.join)
+
+
+def _run_components(settings: Settings, components: Sequence[Component], ready: EventType) -> None:
+    """Runs in a deployable's process until SIGTERM."""
+    asyncio.run(run_until_stopped(settings, components, on_started=lambda _: ready.set()))
 
 
 async def put_documents(settings: Settings, documents: Sequence[Document]) -> None:

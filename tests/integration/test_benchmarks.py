@@ -84,15 +84,20 @@ async def test_ingest_uploads_from_a_process_of_its_own_and_counts_every_chunk(
 
 def test_llama_index_runs_with_unstructured_called_either_way(tmp_path: Path) -> None:
     pages = html_pages(tmp_path, 2)
-    tuned, workers = ingest_llama_index.llama_index(HASHING_MODEL, pages, servers=())
+    tuned, workers = ingest_llama_index.llama_index(HASHING_MODEL, pages)
     assert (tuned.documents, workers in (None, os.cpu_count() or 2)) == (2, True)
     assert tuned.chunks >= 2
     assert tuned.cpu_seconds["LlamaIndex"] > 0
-    # In a process of its own: the time and the CPU are that process's.
+    # Each way in a process of its own: the time, the CPU and the memory are that process's (with its
+    # workers', when it has them).
+    assert list(tuned.peak_rss_mib) == (["LlamaIndex"] if workers is None else ["LlamaIndex", "worker"])
     defaults = ingest_llama_index.llama_index_with_defaults(HASHING_MODEL, pages, None)
     assert (defaults.documents, defaults.chunks) == (2, tuned.chunks)
     assert defaults.seconds > 0
     assert defaults.cpu_seconds["LlamaIndex"] > 0
+    assert list(defaults.peak_rss_mib) == ["LlamaIndex"]
+    # Its peak counts LlamaIndex, unstructured and the pages, loaded: over 100 MiB.
+    assert all(mib > 100 for mib in [*tuned.peak_rss_mib.values(), *defaults.peak_rss_mib.values()])
 
 
 async def test_ingest_ends_with_the_error_of_a_failed_upload(local_stack: LocalStack, tmp_path: Path) -> None:
