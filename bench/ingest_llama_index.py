@@ -12,11 +12,9 @@ from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import psutil
-
 from bench import llama_baseline, report
 from bench.cpu import CpuLedger, Group
-from bench.runs import POLICY, PeakRss, Run
+from bench.runs import POLICY, PeakRss, Run, child_pids
 
 LLAMA_INDEX = "LlamaIndex IngestionPipeline"
 TUNED_CALLS = "unstructured as ragstream calls it"
@@ -83,7 +81,7 @@ def _timed(
     ledger = CpuLedger([Group("LlamaIndex", [child], descendants=True)])
     processes: dict[str, Collection[int] | Callable[[], Collection[int]]] = {
         "LlamaIndex": [child],
-        "worker": lambda: _children(child) if workers else [],
+        "worker": lambda: child_pids(child) if workers else set(),
     }
     with PeakRss(processes) as rss:
         ledger.start()
@@ -92,9 +90,3 @@ def _timed(
         ).result()
         ledger.stop()
     return Run(seconds, len(pages), chunks, peak_rss_mib=rss.mib, cpu_seconds=ledger.used)
-
-
-def _children(pid: int) -> list[int]:
-    with contextlib.suppress(psutil.Error):
-        return [child.pid for child in psutil.Process(pid).children()]
-    return []

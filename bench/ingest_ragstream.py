@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import time
 from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import psutil
 import psycopg
 from rich.progress import Progress
 
@@ -23,7 +23,7 @@ from apps.devstack.process import ServerProcess
 from apps.devstack.stack import LocalStack
 from bench import report
 from bench.cpu import CpuLedger, Group
-from bench.runs import PeakRss, Run
+from bench.runs import PeakRss, Run, child_pids
 from bench.stack import Deployed, Document, put_documents, running_deployables
 from tests.support import wait_until_settled
 
@@ -39,13 +39,13 @@ async def ragstream(stack: LocalStack, model: str, pages: Sequence[Path]) -> Run
     keys = [f"manual/{page.name}" for page in pages]
     deployed = running_deployables(stack, embedding_model=model, chat_model="extractive")
     async with deployed as (settings, apps):
-        parsers = {child.pid for child in psutil.Process(apps.processors).children()}
+        parsers = child_pids(apps.processors)
         processes = {"processors": [apps.processors], "workflows": [apps.workflows], "parser": parsers}
         with PeakRss(processes) as rss, report.progress() as progress:
             task = progress.add_task(f"ragstream ({model})", total=len(keys))
-            before = _children()
+            before = child_pids(os.getpid())
             with _uploader() as uploader:
-                uploaders = _children() - before
+                uploaders = child_pids(os.getpid()) - before
                 ledger = CpuLedger(_groups(stack, apps, parsers, uploaders))
                 ledger.start()
                 started = time.perf_counter()
@@ -68,10 +68,6 @@ def _servers(stack: LocalStack) -> dict[str, ServerProcess | None]:
         "Tansu (Kafka)": stack.kafka.process,
         "Postgres": stack.postgres.process,
     }
-
-
-def _children() -> set[int]:
-    return {child.pid for child in psutil.Process().children()}
 
 
 def _groups(

@@ -65,6 +65,13 @@ class Run:
         return f"{name}: CPU ms a document: {groups}; the machine's CPUs {busy:.0f}% busy."
 
 
+def child_pids(pid: int) -> set[int]:
+    """The ids of the process's children (none, if it has ended)."""
+    with contextlib.suppress(psutil.Error):
+        return {child.pid for child in psutil.Process(pid).children()}
+    return set()
+
+
 class PeakRss:
     """Samples, in a thread of its own, the resident memory of each group's processes (a group's pids,
     or a function that finds them now: workers come and go); keeps the largest seen in each group.

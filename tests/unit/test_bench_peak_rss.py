@@ -8,21 +8,16 @@ import subprocess
 import sys
 import time
 
-import psutil
-
-from bench.runs import PeakRss
+from bench.runs import PeakRss, child_pids
 
 HELD_MIB = 64
 # Fills its memory, then waits to be stopped.
 _HOLDER = f"import time\nheld = b'x' * ({HELD_MIB} * 2**20)\ntime.sleep(60)"
 
 
-def _children() -> list[int]:
-    return [child.pid for child in psutil.Process().children()]
-
-
 def test_groups_found_while_it_samples_count_and_empty_ones_are_left_out() -> None:
-    with PeakRss({"this process": [os.getpid()], "children": _children, "nobody": []}) as rss:
+    me = os.getpid()
+    with PeakRss({"this process": [me], "children": lambda: child_pids(me), "nobody": []}) as rss:
         # The child starts after sampling began: a function finds it where a list could not.
         holder = subprocess.Popen([sys.executable, "-c", _HOLDER])
         try:
