@@ -30,7 +30,7 @@ from bench.ingest_llama_index import (
 )
 from bench.ingest_ragstream import OWN_PROCESSES, ragstream
 from bench.report import Result
-from bench.runs import POLICY, Run, median_run, paired_ratio
+from bench.runs import POLICY, Run, median_run, paired_ratio, round_ratios
 from bench.stack import local_stack
 
 PAGES = int(os.environ.get("RAGSTREAM_BENCH_PAGES", "100"))
@@ -124,10 +124,7 @@ def add_model(
             return ", ".join(f"{run.documents_per_second:,.2f}" for run in runs)
 
         def ratios(others: Sequence[Run]) -> str:
-            return ", ".join(
-                f"{mine.documents_per_second / other.documents_per_second:.2f}"
-                for mine, other in zip(ours, others, strict=True)
-            )
+            return ", ".join(f"{ratio:.2f}" for ratio in round_ratios(ours, others))
 
         result.notes.append(
             f"{model}, documents/s round by round: the ceiling {speeds(ceilings)}; ragstream {speeds(ours)};"
@@ -140,9 +137,9 @@ def add_model(
     result.notes.append(mine.cpu_note(f"ragstream with {model}"))
     ceiling_ms = ceiling.cpu_ms_per_document(ceiling.cpu_of())
     if ceiling_ms > 0:  # a near-free embedder on a few pages may take too little to measure
-        # At most as many documents a second as the CPUs have time for each one's CPU time.
         own_ms = mine.cpu_ms_per_document(mine.cpu_of(OWN_PROCESSES))
-        own, ceiling_bound = 1000 * cpus / own_ms, 1000 * cpus / ceiling_ms
+        own = mine.most_documents_per_second(cpus, OWN_PROCESSES)
+        ceiling_bound = ceiling.most_documents_per_second(cpus)
         result.notes.append(
             f"{model}: were the servers (Temporal, moto, Tansu, Postgres) and the uploader on other"
             " machines, as deployed, ragstream's own processes"

@@ -52,9 +52,10 @@ class Run:
             seconds for group, seconds in self.cpu_seconds.items() if groups is None or group in groups
         )
 
-    def most_documents_per_second(self, cpus: int) -> float:
-        """Its speed if its work kept all `cpus` busy, however it were spread."""
-        return cpus * self.documents / self.cpu_of()
+    def most_documents_per_second(self, cpus: int, groups: Collection[str] | None = None) -> float:
+        """Its speed if its work (the CPU time of `groups`, all if None) kept all `cpus` busy, however
+        it were spread."""
+        return cpus * self.documents / self.cpu_of(groups)
 
     def cpu_note(self, name: str) -> str:
         """Where the run's CPU went, a document at a time, and how busy it kept the machine."""
@@ -112,11 +113,20 @@ def median_run(runs: Sequence[Run]) -> Run:
     return ordered[(len(ordered) - 1) // 2]
 
 
+def _documents_per_second(run: Run) -> float:
+    return run.documents_per_second
+
+
+def round_ratios(
+    ours: Sequence[Run], theirs: Sequence[Run], speed: Callable[[Run], float] = _documents_per_second
+) -> list[float]:
+    """Each round's ratio of the two speeds: a round runs every pipeline back to back, so a slow
+    stretch of the machine falls on both sides of its ratio."""
+    return [speed(mine) / speed(their) for mine, their in zip(ours, theirs, strict=True)]
+
+
 def paired_ratio(
-    ours: Sequence[Run],
-    theirs: Sequence[Run],
-    speed: Callable[[Run], float] = lambda run: run.documents_per_second,
+    ours: Sequence[Run], theirs: Sequence[Run], speed: Callable[[Run], float] = _documents_per_second
 ) -> float:
-    """The median of each round's ratio of the two speeds: a round runs every pipeline back to back,
-    so a slow stretch of the machine falls on both sides of its ratio."""
-    return statistics.median(speed(mine) / speed(their) for mine, their in zip(ours, theirs, strict=True))
+    """The median of the rounds' own ratios."""
+    return statistics.median(round_ratios(ours, theirs, speed))
