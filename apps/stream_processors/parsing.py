@@ -14,6 +14,7 @@ import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from apps.common.tokenizer import encoding
 from apps.stream_processors.chunking import ChunkingPolicy, chunk_elements
 from apps.stream_processors.partitioning import UnparseableDocument, configure_offline, partition_document
 from apps.stream_processors.stage import DocumentError
@@ -29,7 +30,9 @@ def _worker_init() -> None:
 
 
 def _warm_up() -> None:
+    """Load the parser's models and the tokenizer (~0.3 s of CPU) before the first document."""
     partition_document(b"Warm up. This loads the parser's models once.", "warm-up.txt", "text/plain")
+    encoding()
 
 
 def parse_and_chunk(data: bytes, filename: str, content_type: str, policy: ChunkingPolicy) -> list[Chunk]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from apps.common.tokenizer import count_tokens
+from apps.common.tokenizer import count_tokens, encoding
 from apps.stream_processors.chunking import ChunkingPolicy
 from apps.stream_processors.parsing import DocumentParser, parse_and_chunk
 from apps.stream_processors.partitioning import configure_offline
@@ -97,6 +97,22 @@ async def test_the_worker_pool_parses_and_fails_a_slow_document_alone() -> None:
         assert chunks[0].text == "The next document parses as usual."
     finally:
         parser.close()
+
+
+async def test_starting_the_pool_loads_each_workers_tokenizer_before_the_first_document() -> None:
+    """Loading cl100k_base takes a worker ~0.3 s of CPU: it belongs to the start, not to a document."""
+    parser = DocumentParser(workers=2)
+    try:
+        await parser.start()
+        pool = parser._executor()
+        assert [pool.submit(tokenizer_loaded).result() for _ in range(8)] == [True] * 8
+    finally:
+        parser.close()
+
+
+def tokenizer_loaded() -> bool:
+    """Runs in a worker."""
+    return encoding.cache_info().currsize == 1
 
 
 def ready_event(filename: str, content_type: str) -> DocumentReady:
