@@ -101,20 +101,21 @@ def _chunk_texts(
     yield from flush()
 
 
-def _char_offsets(text: str) -> tuple[list[int], list[int]]:
-    """The tokens of `text` and where each starts in it: text is cut between characters, never inside."""
-    enc = encoding()
-    tokens = enc.encode(text, disallowed_special=())
-    _, offsets = enc.decode_with_offsets(tokens)
-    return tokens, offsets
-
-
 def _tail(text: str, overlap: int) -> str:
-    """The last `overlap` tokens of `text`, to repeat at the start of the next chunk."""
+    """The last `overlap` tokens of `text`, to repeat at the start of the next chunk. It starts at a
+    character: where the first of those tokens begins inside one, the whole character is taken."""
     if overlap == 0:
         return ""
-    tokens, offsets = _char_offsets(text)
-    return text[offsets[-overlap] :].strip() if len(tokens) > overlap else text.strip()
+    enc = encoding()
+    tokens = enc.encode(text, disallowed_special=())
+    if len(tokens) <= overlap:
+        return text.strip()
+    # Count back through the text's bytes, as encoded, instead of working out every token's offset.
+    data = enc.decode_bytes(tokens)
+    start = len(data) - sum(len(piece) for piece in enc.decode_tokens_bytes(tokens[-overlap:]))
+    while start > 0 and 0x80 <= data[start] < 0xC0:  # inside a character: back to its first byte
+        start -= 1
+    return data[start:].decode("utf-8").strip()
 
 
 def _fit(
@@ -122,10 +123,12 @@ def _fit(
 ) -> Iterator[tuple[str, int, int | None, str | None]]:
     """`text` as one chunk if it fits, else as windows of `size` tokens overlapping by `overlap`."""
     enc = encoding()
-    tokens, offsets = _char_offsets(text)
+    tokens = enc.encode(text, disallowed_special=())
     if len(tokens) <= policy.size:
         yield text, len(tokens), page, section
         return
+    # Where each token starts in the text: windows are cut between characters, never inside one.
+    _, offsets = enc.decode_with_offsets(tokens)
     step = policy.size - policy.overlap
     for start in range(0, len(tokens), step):
         end = start + policy.size

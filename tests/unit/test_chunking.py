@@ -232,6 +232,29 @@ def test_windows_do_not_cut_characters_in_two(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "element",
+    ["🐧🐤🦆 🐧🐤🦆", "企鹅是一种不会飞的鸟类，主要生活在南半球。", "a🐧b👩‍👩‍👧‍👦c"],
+    ids=["emoji", "cjk", "zwj-emoji"],
+)
+@pytest.mark.parametrize("overlap", [7, 8, 9])
+def test_the_overlap_carried_into_the_next_chunk_starts_at_a_whole_character(
+    element: str, overlap: int
+) -> None:
+    """Elements (18-28 tokens) that fill a chunk between them: the next chunk repeats the last
+    `overlap` tokens of the one before, and where the first of those starts inside a character (most
+    of these tokens do), that whole character."""
+    policy = ChunkingPolicy(size=40, overlap=overlap)
+    elements = [TextElement(text=f"{i}{element}") for i in range(12)]
+    chunks = chunk_elements(elements, policy)
+    assert len(chunks) > 2
+    assert not [c.text for c in chunks if "\ufffd" in c.text]
+    for before, after in itertools.pairwise(chunks):
+        carried = after.text.split("\n\n")[0]
+        assert before.text.endswith(carried)
+        assert count_tokens(carried) >= policy.overlap
+
+
+@pytest.mark.parametrize(
     ("size", "overlap"),
     [(15, 0), (0, 0), (-1, 0), (100, -1), (100, 50), (100, 60), (16, 8)],
 )
