@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
-import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -17,7 +15,7 @@ from apps.common.embeddings import Embedder, Embedders
 from apps.common.settings import Settings
 from bench import report
 from bench.cpu import CpuLedger, Group
-from bench.runs import PeakRss, Run
+from bench.runs import PeakRss, Run, process_of_its_own
 
 BATCH = 64
 EMBEDDER_PROCESS = "the embedder's process"
@@ -32,13 +30,12 @@ class _Loaded:
 _loaded: list[_Loaded] = []  # in the embedder's process: its model, once loaded
 
 
-def _load(model: str) -> int:
-    """In the embedder's process: load the model and run it once; returns the process id."""
+def _load(model: str) -> None:
+    """In the embedder's process: load the model and run it once."""
     loop = asyncio.new_event_loop()
     embedder = Embedders(Settings(_env_file=None)).get(model)
     loop.run_until_complete(embedder.warm_up())
     _loaded.append(_Loaded(embedder, loop))
-    return os.getpid()
 
 
 def _embed(texts: list[str]) -> int:
@@ -65,9 +62,9 @@ class EmbedderAlone:
             started = time.perf_counter()
             embedded = 0
             for start in range(0, len(texts), BATCH):
-                vectors = self.pool.submit(_embed, texts[start : start + BATCH]).result()
-                embedded += vectors
-                progress.advance(task, vectors)
+                made = self.pool.submit(_embed, texts[start : start + BATCH]).result()
+                embedded += made
+                progress.advance(task, made)
             seconds = time.perf_counter() - started
             ledger.stop()
         return Run(seconds, len(chunked), embedded, peak_rss_mib=rss.mib, cpu_seconds=ledger.used)
@@ -76,5 +73,5 @@ class EmbedderAlone:
 @contextlib.contextmanager
 def embedder_alone(model: str) -> Iterator[EmbedderAlone]:
     """A process of its own with `model` loaded (before any clock starts)."""
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield EmbedderAlone(model, pool, pool.submit(_load, model).result())
+    with process_of_its_own(_load, model) as (pool, pid):
+        yield EmbedderAlone(model, pool, pid)

@@ -1,20 +1,19 @@
 """LlamaIndex's runs in the ingest benchmark: its IngestionPipeline (`bench.llama_baseline`) with
 unstructured called as ragstream calls it, at its best `num_workers`, and with unstructured's
-defaults; each in a process of its own, timed, with the CPU and peak memory of its process and
+defaults; each in a process of its own (set up for its way of calling unstructured, the model and
+the parser loaded before the clock starts), timed, with the CPU and peak memory of its process and
 workers."""
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import os
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from bench import llama_baseline, report
 from bench.cpu import CpuLedger, Group
-from bench.runs import POLICY, PeakRss, Run, child_pids
+from bench.runs import POLICY, PeakRss, Run, child_pids, process_of_its_own
 
 LLAMA_INDEX = "LlamaIndex IngestionPipeline"
 TUNED_CALLS = "unstructured as ragstream calls it"
@@ -25,10 +24,11 @@ def llama_index(model: str, pages: list[Path]) -> tuple[Run, int | None]:
     """LlamaIndex's pipeline with unstructured called as ragstream calls it, at its best
     `num_workers` (None, or one per CPU); and that num_workers."""
     best: tuple[Run, int | None] | None = None
-    with _llama_process(model, llama_baseline.TUNED, pages[0]) as (pool, child):
+    parser = llama_baseline.TUNED
+    with process_of_its_own(llama_baseline.warm_up, model, parser, pages[0]) as (pool, child):
         for workers in (None, os.cpu_count() or 2):
             try:
-                run = _timed(pool, child, model, pages, workers, llama_baseline.TUNED)
+                run = _timed(pool, child, model, pages, workers, parser)
             except Exception as exc:  # report, and keep the mode that works
                 report.console.print(
                     f"LlamaIndex with num_workers={workers} failed: {type(exc).__name__}: {exc}"
@@ -47,25 +47,13 @@ def llama_index(model: str, pages: list[Path]) -> tuple[Run, int | None]:
 def llama_index_with_defaults(model: str, pages: list[Path], workers: int | None) -> Run:
     """LlamaIndex's pipeline with unstructured's defaults (as its UnstructuredReader calls it), at
     `workers`."""
-    with _llama_process(model, llama_baseline.DEFAULTS, pages[0]) as (pool, child):
-        run = _timed(pool, child, model, pages, workers, llama_baseline.DEFAULTS)
+    parser = llama_baseline.DEFAULTS
+    with process_of_its_own(llama_baseline.warm_up, model, parser, pages[0]) as (pool, child):
+        run = _timed(pool, child, model, pages, workers, parser)
     report.console.print(
         f"LlamaIndex with {DEFAULT_CALLS}, num_workers={workers}: {run.documents_per_second:.2f} documents/s"
     )
     return run
-
-
-@contextlib.contextmanager
-def _llama_process(
-    model: str, parser: llama_baseline.Parser, page: Path
-) -> Iterator[tuple[ProcessPoolExecutor, int]]:
-    """A process of its own for LlamaIndex, so that its time, CPU and memory are its own (and each way
-    of calling unstructured gets the process set up for it). The model and the parser are loaded
-    before the clock starts, as they are for the other pipelines. Yields it and its process id."""
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        child = pool.submit(os.getpid).result()
-        pool.submit(llama_baseline.warm_up, model, parser, page).result()
-        yield pool, child
 
 
 def _timed(

@@ -5,12 +5,8 @@ the parser workers, the four servers, the uploader) and the apps' peak memory.""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import multiprocessing
-import os
 import time
-from collections.abc import Collection, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +19,7 @@ from apps.devstack.process import ServerProcess
 from apps.devstack.stack import LocalStack
 from bench import report
 from bench.cpu import CpuLedger, Group
-from bench.runs import PeakRss, Run, child_pids
+from bench.runs import PeakRss, Run, child_pids, process_of_its_own
 from bench.stack import Deployed, Document, put_documents, running_deployables
 from tests.support import wait_until_settled
 
@@ -43,10 +39,9 @@ async def ragstream(stack: LocalStack, model: str, pages: Sequence[Path]) -> Run
         processes = {"processors": [apps.processors], "workflows": [apps.workflows], "parser": parsers}
         with PeakRss(processes) as rss, report.progress() as progress:
             task = progress.add_task(f"ragstream ({model})", total=len(keys))
-            before = child_pids(os.getpid())
-            with _uploader() as uploader:
-                uploaders = child_pids(os.getpid()) - before
-                ledger = CpuLedger(_groups(stack, apps, parsers, uploaders))
+            # The client that uploads the pages, as it would be on another machine.
+            with process_of_its_own(_ready) as (uploader, uploader_pid):
+                ledger = CpuLedger(_groups(stack, apps, parsers, uploader_pid))
                 ledger.start()
                 started = time.perf_counter()
                 uploads = list(zip(keys, pages, strict=True))
@@ -70,9 +65,7 @@ def _servers(stack: LocalStack) -> dict[str, ServerProcess | None]:
     }
 
 
-def _groups(
-    stack: LocalStack, apps: Deployed, parsers: Collection[int], uploader: Collection[int]
-) -> list[Group]:
+def _groups(stack: LocalStack, apps: Deployed, parsers: Collection[int], uploader: int) -> list[Group]:
     """The processes of a ragstream run, by what they do; each server with its children (Postgres's
     connections)."""
     servers = [
@@ -84,17 +77,8 @@ def _groups(
         Group(PARSERS, sorted(parsers)),
         Group(WORKFLOWS, [apps.workflows]),
         *servers,
-        Group("uploader", sorted(uploader)),
+        Group("uploader", [uploader]),
     ]
-
-
-@contextlib.contextmanager
-def _uploader() -> Iterator[ProcessPoolExecutor]:
-    """A process of its own for the client that uploads the pages, as it would be on another machine.
-    Started, and its imports done, before the clock starts."""
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pool.submit(_ready).result()
-        yield pool
 
 
 def _ready() -> None:

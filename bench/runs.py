@@ -5,10 +5,12 @@ pipelines compare over the rounds."""
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import statistics
 import threading
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import psutil
@@ -64,6 +66,18 @@ class Run:
         )
         busy = 100 * self.cpu_of() / (self.seconds * (os.cpu_count() or 1))
         return f"{name}: CPU ms a document: {groups}; the machine's CPUs {busy:.0f}% busy."
+
+
+@contextlib.contextmanager
+def process_of_its_own(
+    prepare: Callable[..., object], *args: object
+) -> Iterator[tuple[ProcessPoolExecutor, int]]:
+    """A spawned process for one pipeline (or the uploader), so that its time, CPU and memory are its
+    own; `prepare(*args)` runs in it first (its imports, its model), before any clock starts. Yields it
+    and its process id."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(prepare, *args).result()
+        yield pool, pool.submit(os.getpid).result()
 
 
 def child_pids(pid: int) -> set[int]:
