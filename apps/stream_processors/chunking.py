@@ -6,7 +6,7 @@ Sizes are cl100k_base tokens. No chunk is longer than `size` tokens.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 
 from apps.common.tokenizer import encoding
@@ -64,11 +64,16 @@ def _chunk_texts(
     min_tokens = policy.size // 4
     joiner_tokens = len(enc.encode(_JOINER))
 
-    def flush() -> Iterator[tuple[str, int, int | None, str | None]]:
+    def flush() -> Generator[tuple[str, int, int | None, str | None], None, tuple[str, list[int]]]:
+        """Yield the draft's chunks and drop it; returns its text and tokens, for the overlap."""
         nonlocal draft
+        text, tokens = "", []
         if draft is not None and draft.parts:
-            yield from _fit(_JOINER.join(draft.parts), draft.page, draft.section, policy)
+            text = _JOINER.join(draft.parts)
+            tokens = enc.encode(text, disallowed_special=())
+            yield from _fit(text, tokens, draft.page, draft.section, policy)
         draft = None
+        return text, tokens
 
     for element in elements:
         text = element.text.strip()
@@ -85,9 +90,9 @@ def _chunk_texts(
         # A short draft is not left as a tiny chunk before an element too long for one: it leads
         # into that element's windows. An element that fits a chunk is never cut.
         if draft is not None and overflows and (draft.tokens >= min_tokens or tokens <= policy.size):
-            tail = _tail(_JOINER.join(draft.parts), policy.overlap)
             same_section = draft.section == section
-            yield from flush()
+            flushed, flushed_tokens = yield from flush()
+            tail = _tail(flushed, flushed_tokens, policy.overlap)
             if same_section and tail and tokens + joiner_tokens + policy.overlap <= policy.size:
                 draft = _Draft([tail], policy.overlap, element.page, section)
         if draft is None:
@@ -101,15 +106,14 @@ def _chunk_texts(
     yield from flush()
 
 
-def _tail(text: str, overlap: int) -> str:
-    """The last `overlap` tokens of `text`, to repeat at the start of the next chunk. It starts at a
-    character: where the first of those tokens begins inside one, the whole character is taken."""
+def _tail(text: str, tokens: list[int], overlap: int) -> str:
+    """The last `overlap` of `text`'s `tokens`, to repeat at the start of the next chunk. It starts at
+    a character: where the first of those tokens begins inside one, the whole character is taken."""
     if overlap == 0:
         return ""
-    enc = encoding()
-    tokens = enc.encode(text, disallowed_special=())
     if len(tokens) <= overlap:
         return text.strip()
+    enc = encoding()
     # Count back through the text's bytes, as encoded, instead of working out every token's offset.
     data = enc.decode_bytes(tokens)
     start = len(data) - sum(len(piece) for piece in enc.decode_tokens_bytes(tokens[-overlap:]))
@@ -119,11 +123,11 @@ def _tail(text: str, overlap: int) -> str:
 
 
 def _fit(
-    text: str, page: int | None, section: str | None, policy: ChunkingPolicy
+    text: str, tokens: list[int], page: int | None, section: str | None, policy: ChunkingPolicy
 ) -> Iterator[tuple[str, int, int | None, str | None]]:
-    """`text` as one chunk if it fits, else as windows of `size` tokens overlapping by `overlap`."""
+    """`text` (its `tokens`) as one chunk if it fits, else as windows of `size` tokens overlapping by
+    `overlap`."""
     enc = encoding()
-    tokens = enc.encode(text, disallowed_special=())
     if len(tokens) <= policy.size:
         yield text, len(tokens), page, section
         return
