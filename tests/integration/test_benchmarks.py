@@ -49,11 +49,13 @@ def test_page_text_keeps_blocks_and_drops_navigation() -> None:
     assert percentile([3.0, 1.0, 2.0, 4.0], 99) == 4.0
 
 
-def html_pages(directory: Path, count: int) -> list[Path]:
+def html_pages(directory: Path, count: int, *, paragraphs: int = 1) -> list[Path]:
+    """One page a document, its text in each of `paragraphs` paragraphs."""
     pages = []
     for document in documents(count):
         page = directory / f"{Path(document.key).stem}.html"
-        page.write_text(f"<html><body><h2>{page.stem}</h2><p>{document.text}</p></body></html>")
+        body = f"<p>{document.text}</p>" * paragraphs
+        page.write_text(f"<html><body><h2>{page.stem}</h2>{body}</body></html>")
         pages.append(page)
     return pages
 
@@ -61,7 +63,10 @@ def html_pages(directory: Path, count: int) -> list[Path]:
 async def test_ingest_uploads_from_a_process_of_its_own_and_counts_every_chunk(
     local_stack: LocalStack, tmp_path: Path
 ) -> None:
-    run = await ingest_ragstream.ragstream(local_stack, HASHING_MODEL, html_pages(tmp_path, 3))
+    # Pages long enough that parsing them takes the parser workers measurable CPU (~35 ms each; CPU
+    # times come in 10 ms ticks): one paragraph each takes ~1.3 ms, which read as 0.0 once in CI.
+    pages = html_pages(tmp_path, 3, paragraphs=40)
+    run = await ingest_ragstream.ragstream(local_stack, HASHING_MODEL, pages)
     assert run.documents == 3
     assert run.chunks >= 3
     assert run.seconds > 0
