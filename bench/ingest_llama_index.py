@@ -6,8 +6,7 @@ workers."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -20,13 +19,13 @@ TUNED_CALLS = "unstructured as ragstream calls it"
 DEFAULT_CALLS = "unstructured's defaults"
 
 
-def llama_index(model: str, pages: list[Path]) -> tuple[Run, int | None]:
-    """LlamaIndex's pipeline with unstructured called as ragstream calls it, at its best
-    `num_workers` (None, or one per CPU); and that num_workers."""
+def llama_index(model: str, pages: list[Path], choices: Sequence[int | None]) -> tuple[Run, int | None]:
+    """LlamaIndex's pipeline with unstructured called as ragstream calls it, at the best of the
+    `num_workers` `choices` (each tried in turn); and that num_workers."""
     best: tuple[Run, int | None] | None = None
     parser = llama_baseline.TUNED
     with process_of_its_own(llama_baseline.warm_up, model, parser, pages[0]) as (pool, child):
-        for workers in (None, os.cpu_count() or 2):
+        for workers in choices:
             try:
                 run = _timed(pool, child, model, pages, workers, parser)
             except Exception as exc:  # report, and keep the mode that works
