@@ -23,6 +23,7 @@ from bench.corpus import manual_pages
 from bench.ingest_llama_index import (
     DEFAULT_CALLS,
     LLAMA_INDEX,
+    NUM_WORKERS,
     TUNED_CALLS,
     llama_index,
     llama_index_with_defaults,
@@ -145,8 +146,8 @@ async def run() -> None:
         for model in (DEFAULT_LOCAL_EMBEDDING_MODEL, HASHING_MODEL):
             ceilings, ours, theirs, defaults = [], [], [], []
             loop = asyncio.get_running_loop()
-            # LlamaIndex's num_workers: the best of None and one per CPU in the first round, kept after.
-            choices: tuple[int | None, ...] = (None, os.cpu_count() or 2)
+            # LlamaIndex's num_workers: the best of them in the first round, kept after.
+            choices: tuple[int | None, ...] = NUM_WORKERS
             with embedder_alone(model) as embedder:
                 for number in range(1, ROUNDS + 1):
                     report.console.print(f"{model}: round {number} of {ROUNDS}")

@@ -6,6 +6,7 @@ workers."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -17,6 +18,8 @@ from bench.runs import POLICY, PeakRss, Run, child_pids, process_of_its_own
 LLAMA_INDEX = "LlamaIndex IngestionPipeline"
 TUNED_CALLS = "unstructured as ragstream calls it"
 DEFAULT_CALLS = "unstructured's defaults"
+# The num_workers LlamaIndex's pipeline is tried with: in its own process, or one worker per CPU.
+NUM_WORKERS = (None, os.cpu_count() or 2)
 
 
 def llama_index(model: str, pages: list[Path], choices: Sequence[int | None]) -> tuple[Run, int | None]:

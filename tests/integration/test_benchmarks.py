@@ -89,7 +89,7 @@ async def test_ingest_uploads_from_a_process_of_its_own_and_counts_every_chunk(
 
 def test_llama_index_runs_with_unstructured_called_either_way(tmp_path: Path) -> None:
     pages = html_pages(tmp_path, 2)
-    tuned, workers = ingest_llama_index.llama_index(HASHING_MODEL, pages, (None, os.cpu_count() or 2))
+    tuned, workers = ingest_llama_index.llama_index(HASHING_MODEL, pages, ingest_llama_index.NUM_WORKERS)
     assert (tuned.documents, workers in (None, os.cpu_count() or 2)) == (2, True)
     assert tuned.chunks >= 2
     assert tuned.cpu_seconds["LlamaIndex"] > 0
