@@ -162,6 +162,9 @@ class Document(BaseModel):
     version: str
     content_sha256: str | None
     chunk_count: int
+    coverage: float | None = Field(
+        description="the share of the indexed version's words that its chunks hold (None: not measured)"
+    )
     indexed_version: str | None = Field(description="the version whose chunks are searchable")
     collection: str = Field(description="the alias of the collections the document is indexed in")
     workflow_id: str | None

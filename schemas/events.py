@@ -67,6 +67,13 @@ class DocumentChunked(DocumentRef):
     batch_index: int = Field(ge=0)
     batch_count: int = Field(ge=0)
     chunks: list[Chunk]
+    coverage: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="the share of the document's words that its chunks hold"
+        " (the same in every batch); None where it is not measured",
+    )
 
 
 class DocumentEmbedded(DocumentChunked):
@@ -81,6 +88,9 @@ class DocumentIndexed(DocumentRef):
     """`document.indexed`: every chunk of the version is searchable and older versions are gone."""
 
     chunk_count: int = Field(ge=0)
+    coverage: float | None = Field(
+        default=None, ge=0, le=1, description="the share of the document's words that its chunks hold"
+    )
 
 
 class DocumentFailed(DocumentRef):

@@ -65,6 +65,7 @@ class IndexingResult(BaseModel):
 
     version: str
     chunk_count: int = Field(ge=0)
+    coverage: float | None = Field(default=None, description="the share of the document's words indexed")
 
 
 class IndexingFailure(BaseModel):
@@ -82,6 +83,7 @@ class Finalization(BaseModel):
     version: str
     status: Literal["complete", "failed", "deleted"]
     chunk_count: int = 0
+    coverage: float | None = Field(default=None, description="the share of the document's words indexed")
     error: str | None = None
     note: str | None = Field(default=None, description="what a person should know, e.g. that nothing changed")
     indexed_version: str | None = Field(default=None, description="the version whose chunks are indexed")

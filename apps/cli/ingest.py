@@ -86,8 +86,10 @@ def wait_until_indexed(settings: Settings, uploaded: list[Uploaded], timeout: fl
                 del pending[document_id]
                 progress.advance(task)
                 if document["status"] == "complete":
-                    note = document["metadata"].get("note")
-                    detail = f"{document['chunk_count']} chunks" + (f"; {note}" if note else "")
+                    note, coverage = document["metadata"].get("note"), document.get("coverage")
+                    detail = f"{document['chunk_count']} chunks"
+                    detail += f", {coverage:.1%} of its words" if coverage is not None else ""
+                    detail += f"; {note}" if note else ""
                     progress.console.print(f"[green]indexed[/] {item.key} ({detail})")
                 else:
                     failures += 1

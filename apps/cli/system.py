@@ -111,7 +111,9 @@ async def running_system(settings: Settings, components: Collection[Component]) 
         if "processors" in components:
             broker, temporal = _required(system.broker), _required(system.temporal)
             parser = DocumentParser(
-                workers=settings.parse_workers, timeout=settings.parse_timeout.total_seconds()
+                workers=settings.parse_workers,
+                timeout=settings.parse_timeout.total_seconds(),
+                min_coverage=settings.min_parse_coverage,
             )
             stack.callback(parser.close)
             await parser.start()

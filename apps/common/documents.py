@@ -14,7 +14,8 @@ DocumentStatus = Literal["pending", "indexing", "complete", "failed", "deleted"]
 
 _COLUMNS = (
     "id, bucket, s3_key, filename, content_type, size_bytes, status, error_message, version, content_sha256,"
-    " chunk_count, workflow_id, uploaded_at, indexed_at, updated_at, metadata, indexed_version, collection"
+    " chunk_count, coverage, workflow_id, uploaded_at, indexed_at, updated_at, metadata, indexed_version,"
+    " collection"
 )
 
 
@@ -113,6 +114,7 @@ async def finalize(pool: Pool, outcome: Finalization) -> bool:
     async with pool.connection() as conn:
         cur = await conn.execute(
             "UPDATE documents SET status = %s, chunk_count = %s, error_message = %s,"
+            " coverage = CASE WHEN %s = 'complete' THEN coalesce(%s, coverage) ELSE coverage END,"
             " indexed_at = CASE WHEN %s = 'complete' THEN now() ELSE indexed_at END, updated_at = now(),"
             " metadata = CASE WHEN %s::text IS NULL THEN metadata - 'note'"
             " ELSE metadata || jsonb_build_object('note', %s::text) END,"
@@ -122,6 +124,8 @@ async def finalize(pool: Pool, outcome: Finalization) -> bool:
                 outcome.status,
                 outcome.chunk_count,
                 outcome.error,
+                outcome.status,
+                outcome.coverage,
                 outcome.status,
                 outcome.note,
                 outcome.note,

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     # Parsing is CPU-bound Python: one worker process per core keeps it from being the bottleneck.
     parse_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     parse_timeout: timedelta = timedelta(minutes=5)
+    # A document whose chunks hold less of its words than this fails instead of being indexed in part.
+    min_parse_coverage: float = Field(default=0.9, ge=0, le=1)
 
     chunk_size: int | None = Field(default=None, ge=16)
     chunk_overlap: int | None = Field(default=None, ge=0)

@@ -170,4 +170,5 @@ class UploadWorkflow:
             version=version,
             status="deleted" if removal else "complete",
             chunk_count=0 if removal else self._result.chunk_count,
+            coverage=None if removal else self._result.coverage,
         )

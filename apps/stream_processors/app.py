@@ -28,12 +28,11 @@ from apps.stream_processors.chunking import ChunkingPolicy
 from apps.stream_processors.embed import embed
 from apps.stream_processors.metrics import CHUNKS_EMBEDDED
 from apps.stream_processors.parse import parse
-from apps.stream_processors.parsing import DocumentParser
+from apps.stream_processors.parsing import DocumentParser, ParsedDocument
 from apps.stream_processors.report import report
 from apps.stream_processors.stage import FailedMessage, Stage
 from apps.stream_processors.upsert import upsert
 from schemas.events import (
-    Chunk,
     DocumentChunked,
     DocumentEmbedded,
     DocumentFailed,
@@ -108,10 +107,10 @@ def register_stages(broker: KafkaBroker, resources: Resources) -> None:
             backoff_seconds=settings.stage_retry_backoff_seconds,
         )
 
-    async def chunk_document(data: bytes, event: DocumentReady) -> list[Chunk]:
+    async def parse_document(data: bytes, event: DocumentReady) -> ParsedDocument:
         generation = await resources.generation_of(event)
         policy = ChunkingPolicy(size=generation.chunk_size, overlap=generation.chunk_overlap)
-        return await resources.parser.chunk(data, event, policy)
+        return await resources.parser.parse(data, event, policy)
 
     async def embedder_for(event: DocumentChunked) -> Embedder:
         return resources.embedders.get((await resources.generation_of(event)).embedding_model)
@@ -121,7 +120,7 @@ def register_stages(broker: KafkaBroker, resources: Resources) -> None:
         with consuming("parse", message.headers), _about(event):
             chunked = await stage("parse").run(
                 [event],
-                lambda: parse(event, download=resources.download, chunk_document=chunk_document),
+                lambda: parse(event, download=resources.download, parse_document=parse_document),
                 messages=[_failed_message(message)],
             )
             for out in chunked or []:

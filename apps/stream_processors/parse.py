@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from apps.stream_processors.parsing import ParsedDocument
 from schemas.events import Chunk, DocumentChunked, DocumentReady
 
 CHUNKS_PER_MESSAGE = 64
@@ -11,7 +12,7 @@ CHUNKS_PER_MESSAGE = 64
 TEXT_BYTES_PER_MESSAGE = 256 * 1024
 
 Download = Callable[[DocumentReady], Awaitable[bytes]]
-ChunkDocument = Callable[[bytes, DocumentReady], Awaitable[list[Chunk]]]
+ParseDocument = Callable[[bytes, DocumentReady], Awaitable[ParsedDocument]]
 
 
 def batch_chunks(chunks: list[Chunk]) -> list[list[Chunk]]:
@@ -33,7 +34,7 @@ def batch_chunks(chunks: list[Chunk]) -> list[list[Chunk]]:
 
 
 async def parse(
-    event: DocumentReady, *, download: Download, chunk_document: ChunkDocument
+    event: DocumentReady, *, download: Download, parse_document: ParseDocument
 ) -> list[DocumentChunked]:
     """Download and chunk one document version; a deletion passes through as a single empty batch."""
     common = {
@@ -48,8 +49,11 @@ async def parse(
     if event.operation == "delete":
         return [DocumentChunked(**common, batch_index=0, batch_count=1, chunks=[])]
     data = await download(event)
-    batches = batch_chunks(await chunk_document(data, event))
+    parsed = await parse_document(data, event)
+    batches = batch_chunks(parsed.chunks)
     return [
-        DocumentChunked(**common, batch_index=i, batch_count=len(batches), chunks=batch)
+        DocumentChunked(
+            **common, batch_index=i, batch_count=len(batches), chunks=batch, coverage=parsed.coverage
+        )
         for i, batch in enumerate(batches)
     ]

@@ -1,4 +1,5 @@
-"""Parsing and chunking in a pool of worker processes, each document within a time limit.
+"""Parsing and chunking in a pool of worker processes, each document within a time limit, and
+failed when its chunks hold too little of its text.
 
 `unstructured` is CPU-bound Python: in worker processes it neither blocks the event loop
 nor competes with it for the GIL. A document that exceeds the time limit, or crashes its
@@ -13,9 +14,11 @@ import multiprocessing
 import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 
 from apps.common.tokenizer import encoding
 from apps.stream_processors.chunking import ChunkingPolicy, chunk_elements
+from apps.stream_processors.coverage import kept_share
 from apps.stream_processors.partitioning import UnparseableDocument, configure_offline, partition_document
 from apps.stream_processors.stage import DocumentError
 from schemas.events import Chunk, DocumentReady
@@ -35,18 +38,49 @@ def _warm_up() -> None:
     encoding()
 
 
-def parse_and_chunk(data: bytes, filename: str, content_type: str, policy: ChunkingPolicy) -> list[Chunk]:
-    """Runs in a worker: partition the document, then chunk its elements."""
+# The share of a document's words its chunks must hold (RAGSTREAM_MIN_PARSE_COVERAGE).
+MIN_COVERAGE = 0.9
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    chunks: list[Chunk]
+    coverage: float | None = None
+    """The share of the document's words that its chunks hold; None where it is not measured."""
+
+
+def parse_document(
+    data: bytes, filename: str, content_type: str, policy: ChunkingPolicy, min_coverage: float = MIN_COVERAGE
+) -> ParsedDocument:
+    """Runs in a worker: partition the document, chunk its elements, and measure what they kept."""
     try:
-        elements = partition_document(data, filename, content_type)
+        extraction = partition_document(data, filename, content_type)
     except UnparseableDocument as exc:
         raise DocumentError(str(exc)) from None
-    return chunk_elements(elements, policy)
+    chunks = chunk_elements(extraction.elements, policy)
+    if extraction.reference is None:
+        return ParsedDocument(chunks)
+    coverage = kept_share(extraction.reference, (c.text for c in chunks))
+    if coverage < min_coverage:
+        raise DocumentError(
+            f"parsing kept only {coverage:.1%} of the document's words, under the "
+            f"{min_coverage:.0%} required (RAGSTREAM_MIN_PARSE_COVERAGE): indexing it would lose "
+            "the rest silently; convert it to another format or report the file"
+        )
+    return ParsedDocument(chunks, round(coverage, 4))
+
+
+def parse_and_chunk(data: bytes, filename: str, content_type: str, policy: ChunkingPolicy) -> list[Chunk]:
+    """The chunks `parse_document` makes of a document, as ingestion indexes them."""
+    return parse_document(data, filename, content_type, policy).chunks
 
 
 class DocumentParser:
-    def __init__(self, *, workers: int = 1, timeout: float = 300.0) -> None:
+    def __init__(
+        self, *, workers: int = 1, timeout: float = 300.0, min_coverage: float = MIN_COVERAGE
+    ) -> None:
         self.timeout = timeout
+        self.min_coverage = min_coverage
         self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
 
@@ -65,13 +99,19 @@ class DocumentParser:
         pool = self._executor()
         await asyncio.gather(*(loop.run_in_executor(pool, _warm_up) for _ in range(self._workers)))
 
-    async def chunk(self, data: bytes, event: DocumentReady, policy: ChunkingPolicy) -> list[Chunk]:
+    async def parse(self, data: bytes, event: DocumentReady, policy: ChunkingPolicy) -> ParsedDocument:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(
-            self._executor(), parse_and_chunk, data, event.filename, event.content_type, policy
+            self._executor(),
+            parse_document,
+            data,
+            event.filename,
+            event.content_type,
+            policy,
+            self.min_coverage,
         )
         try:
-            chunks = await asyncio.wait_for(future, self.timeout)
+            parsed = await asyncio.wait_for(future, self.timeout)
         except TimeoutError:
             self._replace_pool()
             raise DocumentError(
@@ -80,9 +120,9 @@ class DocumentParser:
         except BrokenProcessPool:
             self._replace_pool()
             raise DocumentError("the parser crashed on this document (out of memory?)") from None
-        if not chunks:
+        if not parsed.chunks:
             raise DocumentError("the document holds no text")
-        return chunks
+        return parsed
 
     def _replace_pool(self) -> None:
         pool, self._pool = self._pool, None

@@ -1,4 +1,7 @@
-"""Document bytes -> text elements, with `unstructured`, fully offline.
+"""Document bytes -> text elements, fully offline, with the document's whole text beside them.
+
+HTML and Markdown are read by ragstream's own pass over lxml (`html_elements`): unstructured's
+drops definition lists and keeps navigation. Plain text, Word and PDF go through `unstructured`.
 
 Three things keep `unstructured` 0.21.5 off the network: telemetry is off only when
 `DO_NOT_TRACK` is exactly "true"; its spaCy model (which it would download and pip-install
@@ -8,13 +11,8 @@ the "fast" strategy (the others want Hub models, poppler or tesseract).
 unstructured only reads token text, part-of-speech tags and sentence boundaries from spaCy,
 so a pipeline of just tok2vec + tagger + senter, derived once from the installed model,
 parses ~2.5x faster than the full one with the same element types; `spacy_answers` asks it
-less often, for the same elements again.
-
-Two more things cost most of an HTML page's parse time and give ragstream nothing: detecting the
-document's language (stored in element metadata ragstream does not keep: turned off with
-unstructured's `languages=[""]`), and the spaCy test by which the HTML parser tells a block's
-NarrativeText from Text (chunking only asks whether an element is a title, which HTML says with
-its headings: the test is replaced by a constant in that parser, see `configure_offline`).
+less often, for the same elements again. Language detection is turned off (unstructured's
+`languages=[""]`): it costs time and fills metadata ragstream does not keep.
 """
 
 from __future__ import annotations
@@ -24,10 +22,11 @@ import io
 import os
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from apps.stream_processors import spacy_answers
+from apps.stream_processors import html_elements, spacy_answers
 from apps.stream_processors.chunking import TextElement
 
 _SKIPPED_CATEGORIES = frozenset({"Header", "Footer", "PageBreak", "PageNumber", "Image"})
@@ -93,15 +92,6 @@ def configure_offline() -> None:
 
     tokenize._SPACY_MODEL_NAME = _light_spacy_model()  # type: ignore[misc]
     spacy_answers.install()
-    import unstructured.partition.html.parser as html_parser
-
-    html_parser.is_possible_narrative_text = _any_block_is_narrative  # type: ignore[attr-defined,assignment]
-
-
-def _any_block_is_narrative(text: str) -> bool:
-    """Stands in for spaCy's verdict in unstructured's HTML parser, which only chooses between
-    NarrativeText and Text there (titles come from headings): three quarters of the parse time."""
-    return True
 
 
 def _check_docx_container(data: bytes) -> None:
@@ -128,7 +118,33 @@ def _check_docx_container(data: bytes) -> None:
         raise UnparseableDocument("not a Word document (no word/document.xml inside)")
 
 
-def _partition(data: bytes, filename: str, content_type: str) -> list[Any]:
+@dataclass(frozen=True)
+class Extraction:
+    """A document's text elements, and its whole text read apart from them (None where no such
+    reading is cheap): what the coverage guard measures the chunks against."""
+
+    elements: list[TextElement]
+    reference: str | None
+
+
+def _html(data: bytes, *, page: bool) -> Extraction:
+    if not data.strip():
+        return Extraction([], "")
+    try:
+        region = html_elements.content_of(data, page=page)
+    except html_elements.EmptyPage as exc:
+        raise UnparseableDocument(str(exc)) from exc
+    return Extraction(html_elements.elements_of(region), html_elements.text_of(region))
+
+
+def _markdown(text: str) -> bytes:
+    from markdown_it import MarkdownIt
+
+    html: str = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+    return html.encode()
+
+
+def _unstructured(data: bytes, filename: str, content_type: str) -> list[Any]:
     if content_type == "application/pdf":
         from unstructured.partition.pdf import partition_pdf
 
@@ -142,47 +158,44 @@ def _partition(data: bytes, filename: str, content_type: str) -> list[Any]:
         from unstructured.partition.docx import partition_docx
 
         return list(partition_docx(file=io.BytesIO(data), metadata_filename=filename, languages=NO_DETECTION))
-    text = data.decode("utf-8", errors="replace")
-    if content_type == "text/html":
-        from unstructured.partition.html import partition_html
-
-        return (
-            list(partition_html(text=text, metadata_filename=filename, languages=NO_DETECTION))
-            if text.strip()
-            else []
-        )
-    if content_type == "text/markdown":
-        from unstructured.partition.md import partition_md
-
-        return (
-            list(partition_md(text=text, metadata_filename=filename, languages=NO_DETECTION))
-            if text.strip()
-            else []
-        )
     from unstructured.partition.text import partition_text
 
+    text = data.decode("utf-8", errors="replace")
     return list(partition_text(text=text, metadata_filename=filename, languages=NO_DETECTION))
 
 
-def partition_document(data: bytes, filename: str, content_type: str) -> list[TextElement]:
-    """The document's text elements in reading order, headers and footers left out."""
+def _extract(data: bytes, filename: str, content_type: str) -> Extraction:
+    if content_type == "text/html":
+        return _html(data, page=True)
+    if content_type == "text/markdown":
+        return _html(_markdown(data.decode("utf-8", errors="replace")), page=False)
+    raw = _unstructured(data, filename, content_type)
+    elements = [
+        TextElement(text=e.text, page=e.metadata.page_number, is_title=e.category == "Title")
+        for e in raw
+        if e.category not in _SKIPPED_CATEGORIES and e.text and e.text.strip()
+    ]
+    reference = data.decode("utf-8", errors="replace") if content_type.startswith("text/") else None
+    return Extraction(elements, reference)
+
+
+def partition_document(data: bytes, filename: str, content_type: str) -> Extraction:
+    """The document's text elements in reading order (headers, footers and navigation left out),
+    and its whole text."""
     try:
-        raw = _partition(data, filename, content_type)
+        extraction = _extract(data, filename, content_type)
     except UnparseableDocument:
         raise
     except Exception as exc:  # unstructured raises ValueError, KeyError, XML errors... for broken files
         raise UnparseableDocument(
             f"could not parse it as {content_type}: {type(exc).__name__}: {exc}"
         ) from exc
-    elements = [
-        TextElement(text=e.text, page=e.metadata.page_number, is_title=e.category == "Title")
-        for e in raw
-        if e.category not in _SKIPPED_CATEGORIES and e.text and e.text.strip()
-    ]
-    if not elements:
+    if not extraction.elements:
         if content_type == "application/pdf":
             raise UnparseableDocument(
                 "no text could be extracted from the PDF: it may be scanned images, encrypted, or corrupt"
             )
+        if content_type == "text/html":
+            raise UnparseableDocument("the page holds no text outside its navigation and tables of contents")
         raise UnparseableDocument("the document holds no text")
-    return elements
+    return extraction

@@ -30,8 +30,9 @@ from apps.stream_processors.app import Resources
 from apps.stream_processors.chunking import ChunkingPolicy
 from apps.stream_processors.embed import embed
 from apps.stream_processors.parse import parse
+from apps.stream_processors.parsing import ParsedDocument
 from apps.stream_processors.upsert import upsert
-from schemas.events import Chunk, DocumentChunked, DocumentEmbedded, DocumentReady, DocumentRef
+from schemas.events import DocumentChunked, DocumentEmbedded, DocumentReady, DocumentRef
 from schemas.generations import Generation
 from schemas.topics import DOCUMENT_READY
 
@@ -101,12 +102,11 @@ class Replay:
         target = event.model_copy(update={"collection": self.generation.name})
         policy = ChunkingPolicy(size=self.generation.chunk_size, overlap=self.generation.chunk_overlap)
 
-        async def chunk_document(data: bytes, ready: DocumentReady) -> list[Chunk]:
-            chunks: list[Chunk] = await self.resources.parser.chunk(data, ready, policy)
-            return chunks
+        async def parse_document(data: bytes, ready: DocumentReady) -> ParsedDocument:
+            return await self.resources.parser.parse(data, ready, policy)
 
         await self._write(
-            await parse(target, download=self.resources.download, chunk_document=chunk_document)
+            await parse(target, download=self.resources.download, parse_document=parse_document)
         )
 
     async def _replay_chunked(self, event: DocumentChunked) -> None:

@@ -26,7 +26,9 @@ async def report(event: DocumentIndexed | DocumentFailed, *, temporal: Client) -
     handle = temporal.get_workflow_handle(event.workflow_id)
     try:
         if isinstance(event, DocumentIndexed):
-            result = IndexingResult(version=event.version, chunk_count=event.chunk_count)
+            result = IndexingResult(
+                version=event.version, chunk_count=event.chunk_count, coverage=event.coverage
+            )
             await handle.signal(SIGNAL_INDEXING_FINISHED, result)
         else:
             failure = IndexingFailure(version=event.version, stage=event.stage, error=event.error)

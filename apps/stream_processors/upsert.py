@@ -58,4 +58,4 @@ async def upsert(
     if chunk_count is None:
         return None
     await store.delete_document(collection, event.document_id, keep_version=event.version)
-    return indexed.model_copy(update={"chunk_count": chunk_count})
+    return indexed.model_copy(update={"chunk_count": chunk_count, "coverage": event.coverage})

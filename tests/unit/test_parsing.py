@@ -83,18 +83,19 @@ async def test_the_worker_pool_parses_and_fails_a_slow_document_alone() -> None:
     try:
         await parser.start()
         event = ready_event("notes.txt", "text/plain")
-        chunks = await parser.chunk(b"Parsing runs in a worker process.", event, policy)
-        assert chunks[0].text == "Parsing runs in a worker process."
+        parsed = await parser.parse(b"Parsing runs in a worker process.", event, policy)
+        assert parsed.chunks[0].text == "Parsing runs in a worker process."
+        assert parsed.coverage == 1.0
 
         parser.timeout = 0.001
         with pytest.raises(DocumentError, match="parsing took longer than"):
-            await parser.chunk(
+            await parser.parse(
                 b"A document that cannot be parsed within a millisecond. " * 500, event, policy
             )
 
         parser.timeout = 60
-        chunks = await parser.chunk(b"The next document parses as usual.", event, policy)
-        assert chunks[0].text == "The next document parses as usual."
+        parsed = await parser.parse(b"The next document parses as usual.", event, policy)
+        assert parsed.chunks[0].text == "The next document parses as usual."
     finally:
         parser.close()
 

@@ -29,6 +29,10 @@ def offline_parser() -> None:
     configure_offline()
 
 
+def partition(data: bytes, filename: str, content_type: str) -> list[TextElement]:
+    return partition_document(data, filename, content_type).elements
+
+
 def texts(elements: list[TextElement]) -> list[str]:
     return [e.text for e in elements]
 
@@ -40,7 +44,7 @@ def test_plain_text_paragraphs() -> None:
         b"   \n\n"
         b"Krill, fish and squid make up most of what they eat.\n"
     )
-    elements = partition_document(data, "penguins.txt", "text/plain")
+    elements = partition(data, "penguins.txt", "text/plain")
     assert texts(elements) == [
         "Penguins are flightless birds that live in the Southern Hemisphere.",
         "Emperor penguins breed during the Antarctic winter, on the sea ice.",
@@ -51,7 +55,7 @@ def test_plain_text_paragraphs() -> None:
 
 def test_plain_text_in_utf8_with_multibyte_characters() -> None:
     data = "Les manchots empereurs vivent en Antarctique, où il fait très froid. 🐧 企鹅\n".encode()
-    [element] = partition_document(data, "manchots.txt", "text/plain")
+    [element] = partition(data, "manchots.txt", "text/plain")
     assert element.text == "Les manchots empereurs vivent en Antarctique, où il fait très froid. 🐧 企鹅"
 
 
@@ -63,7 +67,7 @@ def test_markdown_headings_are_titles() -> None:
         b"The male incubates the single egg on his feet for about two months.\n\n"
         b"- krill\n- fish\n"
     )
-    elements = partition_document(data, "penguins.md", "text/markdown")
+    elements = partition(data, "penguins.md", "text/markdown")
     by_text = {e.text: e for e in elements}
     assert by_text["Emperor penguins"].is_title
     assert by_text["Incubation"].is_title
@@ -84,7 +88,7 @@ def test_html() -> None:
         b"<p>The male incubates the single egg on his feet for about two months.</p>"
         b"<script>var x = 'not text';</script></body></html>"
     )
-    elements = partition_document(data, "penguins.html", "text/html")
+    elements = partition(data, "penguins.html", "text/html")
     by_text = {e.text: e for e in elements}
     assert by_text["Emperor penguins"].is_title
     assert by_text["Incubation"].is_title
@@ -95,7 +99,7 @@ def test_html() -> None:
 
 
 def test_docx() -> None:
-    elements = partition_document(documents.docx(), "penguins.docx", DOCX)
+    elements = partition(documents.docx(), "penguins.docx", DOCX)
     assert [(e.text, e.is_title) for e in elements] == [
         ("Emperor penguins", True),
         ("Emperor penguins breed during the Antarctic winter, on the sea ice.", False),
@@ -105,7 +109,7 @@ def test_docx() -> None:
 
 
 def test_pdf_reports_page_numbers() -> None:
-    elements = partition_document(documents.pdf(), "penguins.pdf", PDF)
+    elements = partition(documents.pdf(), "penguins.pdf", PDF)
     assert {e.page for e in elements} == {1, 2}
     text_by_page = {page: " ".join(e.text for e in elements if e.page == page) for page in (1, 2)}
     for page, lines in enumerate(PAGE_TEXTS, start=1):
@@ -118,26 +122,24 @@ def test_pdf_reports_page_numbers() -> None:
 
 def test_corrupt_pdf() -> None:
     with pytest.raises(UnparseableDocument, match="no text could be extracted"):
-        partition_document(b"%PDF-1.4 garbage", "broken.pdf", PDF)
+        partition(b"%PDF-1.4 garbage", "broken.pdf", PDF)
 
 
 def test_a_pdf_without_text() -> None:
     with pytest.raises(UnparseableDocument, match="no text could be extracted"):
-        partition_document(documents.pdf([[]]), "blank.pdf", PDF)
+        partition(documents.pdf([[]]), "blank.pdf", PDF)
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "text/markdown", "text/html"])
 @pytest.mark.parametrize("data", [b"", b"  \n\n\t  \n"], ids=["empty", "whitespace"])
 def test_empty_text(content_type: str, data: bytes) -> None:
     with pytest.raises(UnparseableDocument, match="holds no text"):
-        partition_document(data, "empty.txt", content_type)
+        partition(data, "empty.txt", content_type)
 
 
 def test_html_without_text() -> None:
     with pytest.raises(UnparseableDocument, match="holds no text"):
-        partition_document(
-            b"<html><body><div>  </div><script>x()</script></body></html>", "e.html", "text/html"
-        )
+        partition(b"<html><body><div>  </div><script>x()</script></body></html>", "e.html", "text/html")
 
 
 @pytest.mark.parametrize(
@@ -147,7 +149,7 @@ def test_html_without_text() -> None:
 )
 def test_garbage_as_docx(data: bytes) -> None:
     with pytest.raises(UnparseableDocument, match="not a valid Word document"):
-        partition_document(data, "broken.docx", DOCX)
+        partition(data, "broken.docx", DOCX)
 
 
 def test_a_zip_without_a_word_document() -> None:
@@ -155,14 +157,14 @@ def test_a_zip_without_a_word_document() -> None:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("hello.txt", "Hello, this is a zip file but not a Word document.")
     with pytest.raises(UnparseableDocument, match=r"no word/document\.xml"):
-        partition_document(buffer.getvalue(), "fake.docx", DOCX)
+        partition(buffer.getvalue(), "fake.docx", DOCX)
 
 
 def test_docx_zip_bomb_by_compression_ratio() -> None:
     bomb = documents.docx_zip_bomb(8)
     assert len(bomb) * MAX_DOCX_COMPRESSION_RATIO < 8 * 1024 * 1024
     with pytest.raises(UnparseableDocument, match="ZIP bomb") as raised:
-        partition_document(bomb, "bomb.docx", DOCX)
+        partition(bomb, "bomb.docx", DOCX)
     assert "word/document.xml" in str(raised.value)
 
 
@@ -172,7 +174,7 @@ def test_docx_zip_bomb_by_size() -> None:
     assert len(bomb) < 1024 * 1024
     assert MAX_DOCX_UNCOMPRESSED_BYTES < 300 * 1024 * 1024
     with pytest.raises(UnparseableDocument, match="ZIP bomb") as raised:
-        partition_document(bomb, "bomb.docx", DOCX)
+        partition(bomb, "bomb.docx", DOCX)
     assert "MiB" in str(raised.value)
 
 
@@ -182,7 +184,7 @@ def test_a_docx_with_a_broken_document_part() -> None:
         archive.writestr("[Content_Types].xml", "<Types/>")
         archive.writestr("word/document.xml", "<w:document><not xml")
     with pytest.raises(UnparseableDocument, match="could not parse it as"):
-        partition_document(buffer.getvalue(), "broken.docx", DOCX)
+        partition(buffer.getvalue(), "broken.docx", DOCX)
 
 
 def test_html_and_markdown_parse_without_spacy_or_language_detection(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -198,7 +200,7 @@ def test_html_and_markdown_parse_without_spacy_or_language_detection(monkeypatch
         b"<html><body><h2>Walruses</h2><p>Walruses haul out on sea ice between their dives for clams.</p>"
         b"<div>WALRUS TUSKS GROW THROUGHOUT LIFE</div><ul><li>clams</li></ul></body></html>"
     )
-    elements = partition_document(html, "walruses.html", "text/html")
+    elements = partition(html, "walruses.html", "text/html")
     assert [(e.text, e.is_title) for e in elements] == [
         ("Walruses", True),
         ("Walruses haul out on sea ice between their dives for clams.", False),
@@ -206,7 +208,7 @@ def test_html_and_markdown_parse_without_spacy_or_language_detection(monkeypatch
         ("clams", False),
     ]
     markdown = b"# Narwhals\n\nNarwhals are toothed whales of the Arctic with one long tusk.\n"
-    assert [(e.text, e.is_title) for e in partition_document(markdown, "narwhals.md", "text/markdown")] == [
+    assert [(e.text, e.is_title) for e in partition(markdown, "narwhals.md", "text/markdown")] == [
         ("Narwhals", True),
         ("Narwhals are toothed whales of the Arctic with one long tusk.", False),
     ]
@@ -242,7 +244,7 @@ def test_plain_text_paragraphs_are_analysed_once_and_together(monkeypatch: pytes
         "GREY SEALS",
         "Grey seals gather in colonies on rocky shores each autumn to breed.",
     ]
-    elements = partition_document("\n\n".join(paragraphs).encode(), "seals.txt", "text/plain")
+    elements = partition("\n\n".join(paragraphs).encode(), "seals.txt", "text/plain")
 
     assert [(e.text, e.is_title) for e in elements] == [
         (paragraphs[0], False),
@@ -259,7 +261,7 @@ def test_a_long_text_is_analysed_a_batch_of_paragraphs_at_a_time(monkeypatch: py
     paragraphs = [
         f"Sea otter number {n} floats on its back and cracks a sea urchin open." for n in range(count)
     ]
-    elements = partition_document("\n\n".join(paragraphs).encode(), "otters.txt", "text/plain")
+    elements = partition("\n\n".join(paragraphs).encode(), "otters.txt", "text/plain")
 
     assert texts(elements) == paragraphs
     assert [len(batch) for batch in batches] == [spacy_answers.BATCH_PARAGRAPHS, 6]

@@ -30,7 +30,7 @@ from apps.stream_processors import progress
 from apps.stream_processors.app import Resources, register_stages
 from apps.stream_processors.chunking import ChunkingPolicy
 from apps.stream_processors.parse import CHUNKS_PER_MESSAGE
-from apps.stream_processors.parsing import DocumentParser
+from apps.stream_processors.parsing import DocumentParser, ParsedDocument
 from apps.stream_processors.stage import DocumentError
 from schemas.events import (
     Chunk,
@@ -124,20 +124,21 @@ class FakeEmbedders:
 
 @dataclass
 class FakeParser:
-    """Chunks a document by paragraphs; or fails, as `DocumentParser.chunk` does."""
+    """Chunks a document by paragraphs, every word kept; or fails, as `DocumentParser.parse` does."""
 
     error: str | None = None
     calls: list[tuple[bytes, DocumentReady]] = field(default_factory=list)
 
-    async def chunk(self, data: bytes, event: DocumentReady, policy: ChunkingPolicy) -> list[Chunk]:
+    async def parse(self, data: bytes, event: DocumentReady, policy: ChunkingPolicy) -> ParsedDocument:
         self.calls.append((data, event))
         if self.error is not None:
             raise DocumentError(self.error)
         paragraphs = [p for p in data.decode().split("\n\n") if p]
-        return [
+        chunks = [
             Chunk(index=i, text=text, token_count=len(text.split()), page=1, section="penguins")
             for i, text in enumerate(paragraphs)
         ]
+        return ParsedDocument(chunks, coverage=1.0)
 
 
 def unit_vector(text: str, dimensions: int = SPEC.dimensions) -> Vectors:
@@ -348,7 +349,11 @@ async def test_a_ready_document_is_parsed_embedded_upserted_and_reported(pipelin
     assert [m.key for m in pipeline.on(DOCUMENT_INDEXED)] == [key]
     assert (indexed.document_id, indexed.version, indexed.chunk_count) == (event.document_id, "v1", 3)
     assert pipeline.temporal.signals == [
-        (event.workflow_id, SIGNAL_INDEXING_FINISHED, IndexingResult(version="v1", chunk_count=3))
+        (
+            event.workflow_id,
+            SIGNAL_INDEXING_FINISHED,
+            IndexingResult(version="v1", chunk_count=3, coverage=1.0),
+        )
     ]
     assert pipeline.on(DOCUMENT_FAILED) == []
 
@@ -388,8 +393,8 @@ async def test_a_new_version_replaces_the_points_of_the_old_one(pipeline: Pipeli
     )
     assert [(h.payload.version, h.payload.content) for h in hits] == [("v2", "Only one paragraph now.")]
     assert [signal for _, _, signal in pipeline.temporal.signals] == [
-        IndexingResult(version="v1", chunk_count=3),
-        IndexingResult(version="v2", chunk_count=1),
+        IndexingResult(version="v1", chunk_count=3, coverage=1.0),
+        IndexingResult(version="v2", chunk_count=1, coverage=1.0),
     ]
 
 
