@@ -1,11 +1,11 @@
-"""The baseline: LlamaIndex's IngestionPipeline with the same parser (unstructured), splitter
-settings, embedder and a Qdrant store (qdrant-client in memory). A module of its own, so that
-LlamaIndex's worker processes can import the embedding class it pickles.
+"""The baseline: LlamaIndex's IngestionPipeline with the same splitter settings, embedder and a
+Qdrant store (qdrant-client in memory). A module of its own, so that LlamaIndex's worker processes
+can import the embedding class it pickles.
 
-unstructured is called one of two ways: as ragstream calls it (`TUNED`: no language detection,
-the spaCy shortcuts), or as LlamaIndex's UnstructuredReader does (`DEFAULTS`: `partition` on the
-file with unstructured's defaults). Each wants its process set up by `prepare` first, and the two
-cannot share one: ragstream's set-up changes unstructured for the whole process.
+Pages are read one of two ways: by ragstream's parser (`TUNED`: `partition_document`, as the parse
+stage reads them), or as LlamaIndex's UnstructuredReader does (`DEFAULTS`: unstructured's
+`partition` on the file with its defaults). Each wants its process set up by `prepare` first, and
+the two cannot share one: ragstream's set-up changes unstructured for the whole process.
 """
 
 from __future__ import annotations
@@ -81,8 +81,8 @@ def warm_up(model: str, parser: Parser, page: Path) -> None:
 
 def _read(page: Path, parser: Parser) -> Document:
     if parser == TUNED:
-        elements = partition_document(page.read_bytes(), page.name, "text/html")
-        texts = [element.text for element in elements]
+        extraction = partition_document(page.read_bytes(), page.name, "text/html")
+        texts = [element.text for element in extraction.elements]
     else:
         from unstructured.partition.auto import partition
 

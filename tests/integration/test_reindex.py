@@ -174,7 +174,7 @@ async def test_reindex_with_another_chunk_size(settings: Settings) -> None:
                 (replaced, article("aurora version 3")),
             ]:
                 expected = len(
-                    chunk_elements(partition_document(text.encode(), key, "text/markdown"), policy)
+                    chunk_elements(partition_document(text.encode(), key, "text/markdown").elements, policy)
                 )
                 expected_total += expected
                 assert await store.count(new_name, document_id=rows[key]["id"]) == expected, key
