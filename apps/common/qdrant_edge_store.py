@@ -43,6 +43,7 @@ from qdrant_edge import (
     UpdateOperation,
 )
 
+from apps.common.sparse_terms import sparse_text
 from apps.common.vector_store import (
     DENSE,
     PREFETCH_FACTOR,
@@ -164,7 +165,7 @@ class QdrantEdgeStore:
                 id=str(p.id),
                 vector={
                     DENSE: p.vector.tolist(),
-                    SPARSE: self._bm25.embed_document(p.payload.content),
+                    SPARSE: self._bm25.embed_document(sparse_text(p.payload.content)),
                 },
                 payload=p.payload.model_dump(mode="json"),
             )
@@ -196,7 +197,7 @@ class QdrantEdgeStore:
         mode: SearchMode,
     ) -> list[ScoredChunk]:
         dense = Query.Nearest(vector.tolist(), using=DENSE)
-        sparse = Query.Nearest(self._bm25.embed_query(text), using=SPARSE)
+        sparse = Query.Nearest(self._bm25.embed_query(sparse_text(text)), using=SPARSE)
         flt = _edge_filter(where)
         if mode == "hybrid":
             candidates = limit * PREFETCH_FACTOR

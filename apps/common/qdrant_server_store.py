@@ -12,6 +12,7 @@ from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 from qdrant_edge import Bm25
 
+from apps.common.sparse_terms import sparse_text
 from apps.common.vector_store import (
     DENSE,
     PREFETCH_FACTOR,
@@ -48,7 +49,7 @@ def _server_filter(where: SearchFilter) -> models.Filter | None:
 class QdrantServerStore:
     def __init__(self, client: AsyncQdrantClient) -> None:
         self._client = client
-        # The same BM25 as the embedded engine, so both adapters index the same sparse vectors.
+        # The same BM25 over the same text as the embedded engine: both index the same sparse vectors.
         self._bm25 = Bm25()
 
     @classmethod
@@ -113,7 +114,7 @@ class QdrantServerStore:
         await self._require(collection)
         structs = []
         for p in points:
-            sparse = self._bm25.embed_document(p.payload.content)
+            sparse = self._bm25.embed_document(sparse_text(p.payload.content))
             structs.append(
                 models.PointStruct(
                     id=str(p.id),
@@ -149,7 +150,7 @@ class QdrantServerStore:
         text: str,
         mode: SearchMode,
     ) -> list[ScoredChunk]:
-        words = self._bm25.embed_query(text)
+        words = self._bm25.embed_query(sparse_text(text))
         sparse = models.SparseVector(indices=list(words.indices), values=list(words.values))
         flt = _server_filter(where)
         try:

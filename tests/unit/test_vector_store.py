@@ -5,7 +5,7 @@ two adapters against each other."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -343,8 +343,8 @@ WORDS = [
 ]
 
 
-def _worded(rng_seed: int = 11) -> list[ChunkPoint]:
-    """Chunks whose text matters: one per sentence of WORDS, each its own document."""
+def _worded(texts: Sequence[str] = WORDS, rng_seed: int = 11) -> list[ChunkPoint]:
+    """Chunks whose text matters: one per sentence of `texts`, each its own document."""
     rng = np.random.default_rng(rng_seed)
     return [
         ChunkPoint(
@@ -359,7 +359,7 @@ def _worded(rng_seed: int = 11) -> list[ChunkPoint]:
                 upload_timestamp=_day(n),
             ),
         )
-        for n, text in enumerate(WORDS)
+        for n, text in enumerate(texts)
     ]
 
 
@@ -409,6 +409,70 @@ async def test_both_adapters_rank_words_and_fusion_alike(tmp_path: Path) -> None
                 ]
                 for query, words in zip(QUERIES, ["penguins", "water", "moon tides", "snow"], strict=True)
                 for mode in ("sparse", "hybrid")
+            ]
+        finally:
+            await store.close()
+    assert ranked["edge"] == ranked["server"]
+
+
+# Each identifier's chunk has a rival with the identifier's parts apart that is shorter or says a
+# part twice: ranked by the parts alone (Qdrant's BM25 without sparse_text), the rival comes first.
+CODE = [
+    "Call os.makedirs(name, exist_ok=True) to create a directory with its missing parents.",
+    "Does the file exist? If so, ok.",
+    "The os module has makedirs.",
+    "SELECT pid, state FROM pg_stat_activity lists what each backend is doing now.",
+    "On the server, pg_stat_statements keeps stats per query; activity is sampled.",
+    "Subclass HTTPServer and override do_GET to answer requests.",
+]
+
+
+async def _code_hits(store: VectorStore, words: str, limit: int = 3) -> list[str]:
+    await store.ensure_collection("code", DIMENSIONS)
+    await store.upsert("code", _worded(CODE))
+    hits = await store.search(
+        "code", QUERIES[0], limit=limit, where=SearchFilter(), text=words, mode="sparse"
+    )
+    return [h.payload.content for h in hits]
+
+
+@pytest.mark.parametrize(
+    ("words", "chunk"),
+    [
+        ("exist_ok", CODE[0]),
+        ("os.makedirs", CODE[0]),
+        ("pg_stat_activity", CODE[3]),
+        # CamelCase parts: a question in words finds the identifier.
+        ("http server", CODE[5]),
+    ],
+)
+async def test_sparse_search_ranks_the_identifier_above_its_parts_apart(
+    store: VectorStore, words: str, chunk: str
+) -> None:
+    hits = await _code_hits(store, words)
+
+    # The stored text is the chunk's own: only the sparse vector reads the identifiers' terms.
+    assert hits[0] == chunk
+
+
+@pytest.mark.parametrize(
+    ("words", "chunk"),
+    [("makedirs", CODE[0]), ("http", CODE[5]), ("server", CODE[5]), ("HTTPServer", CODE[5])],
+)
+async def test_sparse_search_finds_an_identifier_by_a_part_or_whole(
+    store: VectorStore, words: str, chunk: str
+) -> None:
+    assert chunk in await _code_hits(store, words)
+
+
+async def test_both_adapters_rank_identifiers_alike(tmp_path: Path) -> None:
+    ranked: dict[str, list[list[str]]] = {}
+    for name, factory in ADAPTERS.items():
+        store = factory(tmp_path / name)
+        try:
+            ranked[name] = [
+                await _code_hits(store, words, limit=6)
+                for words in ["exist_ok", "os.makedirs", "pg_stat_activity", "HTTPServer", "server stats"]
             ]
         finally:
             await store.close()
