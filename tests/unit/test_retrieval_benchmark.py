@@ -271,9 +271,9 @@ def test_metrics_on_known_ranks() -> None:
 
 # --- the three modes on the tiny corpus -----------------------------------------------------------
 
-# Each answer page holds the question's words, but MiniLM ranks another page first: BM25 finds them.
-RARE_WORDS = [Question("trim", frozenset({"functions-string.html"}), "title")]
-RARE_WORDS += [Question("space-efficient", frozenset({"bloom.html"}), "title")]
+# The answer page holds the question's word, but MiniLM ranks another page first: BM25 finds it.
+# ("trim" was one too while the pages' chunks carried their navigation; without it MiniLM finds it.)
+RARE_WORDS = [Question("space-efficient", frozenset({"bloom.html"}), "title")]
 # No word in common with any page: BM25 finds nothing, MiniLM finds the page by meaning.
 PARAPHRASES = [
     Question(
