@@ -1,5 +1,6 @@
-"""The benchmark corpus: pages of the PostgreSQL manual, from the Debian package postgresql-doc-15
-(installed on first use when running as root, as benchmarks install their corpora)."""
+"""The benchmark corpora: the PostgreSQL manual (Debian's postgresql-doc-15), the Python documentation
+(python3-doc) and the Node.js API Markdown (nodejs), each installed on first use when running as
+root, as benchmarks install their corpora."""
 
 from __future__ import annotations
 
@@ -9,15 +10,29 @@ import subprocess
 from pathlib import Path
 
 MANUAL = Path("/usr/share/doc/postgresql-doc-15/html")
+PYTHON_DOCS = Path("/usr/share/doc/python3-doc/html")
+NODE_API = Path("/usr/share/doc/nodejs/api")
 _SKIPPED = ("index", "bookindex", "release", "biblio", "appendix", "sql-commands", "reference")
 
 
-def ensure_manual() -> Path:
-    if not MANUAL.is_dir():
+def _ensure(directory: Path, package: str, what: str) -> Path:
+    if not directory.is_dir():
         if os.geteuid() != 0 or shutil.which("apt-get") is None:
-            raise SystemExit("the benchmarks read the PostgreSQL manual: apt-get install postgresql-doc-15")
-        subprocess.run(["apt-get", "install", "-y", "-q", "postgresql-doc-15"], check=True)
-    return MANUAL
+            raise SystemExit(f"the benchmarks read {what}: apt-get install {package}")
+        subprocess.run(["apt-get", "install", "-y", "-q", package], check=True)
+    return directory
+
+
+def ensure_manual() -> Path:
+    return _ensure(MANUAL, "postgresql-doc-15", "the PostgreSQL manual")
+
+
+def ensure_python_docs() -> Path:
+    return _ensure(PYTHON_DOCS, "python3-doc", "the Python documentation")
+
+
+def ensure_node_api() -> Path:
+    return _ensure(NODE_API, "nodejs", "the Node.js API documentation")
 
 
 def manual_pages(count: int, *, min_bytes: int = 4000) -> list[Path]:

@@ -59,9 +59,10 @@ _UPLOADED = datetime(2026, 1, 1, tzinfo=UTC)
 _VERSION = "bench"
 
 
-def chunk_page(name: str, html: bytes) -> list[Chunk]:
+def chunk_page(name: str, data: bytes) -> list[Chunk]:
     """The page's chunks, as the parse stage makes them (`configure_offline()` first, once)."""
-    return parse_and_chunk(html, name, "text/html", CHUNKING)
+    content_type = "text/markdown" if name.endswith(".md") else "text/html"
+    return parse_and_chunk(data, name, content_type, CHUNKING)
 
 
 def _chunk_file(path: Path) -> tuple[str, list[Chunk]]:
