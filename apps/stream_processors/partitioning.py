@@ -1,7 +1,9 @@
 """Document bytes -> text elements, fully offline, with the document's whole text beside them.
 
-HTML and Markdown are read by ragstream's own pass over lxml (`html_elements`): unstructured's
-drops definition lists and keeps navigation. Plain text, Word and PDF go through `unstructured`.
+HTML and Markdown (`html_elements`) and Word (`docx_elements`) are read by ragstream's own passes
+over lxml: unstructured's drop definition lists, text boxes and table headers, and keep navigation.
+PDF goes through unstructured's "fast" strategy, mended where it loses words (`pdf_elements`), and
+plain text through unstructured as it comes.
 
 Three things keep `unstructured` 0.21.5 off the network: telemetry is off only when
 `DO_NOT_TRACK` is exactly "true"; its spaCy model (which it would download and pip-install
@@ -24,10 +26,13 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+import pypdfium2
 
 from apps.stream_processors import html_elements, spacy_answers
 from apps.stream_processors.chunking import TextElement
+from apps.stream_processors.docx_elements import docx_elements, docx_text
+from apps.stream_processors.pdf_elements import pdf_elements, pdf_text
 
 _SKIPPED_CATEGORIES = frozenset({"Header", "Footer", "PageBreak", "PageNumber", "Image"})
 MAX_DOCX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024
@@ -144,24 +149,26 @@ def _markdown(text: str) -> bytes:
     return html.encode()
 
 
-def _unstructured(data: bytes, filename: str, content_type: str) -> list[Any]:
-    if content_type == "application/pdf":
-        from unstructured.partition.pdf import partition_pdf
+def _pdf(data: bytes, filename: str) -> Extraction:
+    try:
+        return Extraction(pdf_elements(data, filename), pdf_text(data))
+    except pypdfium2.PdfiumError as exc:
+        raise UnparseableDocument(
+            f"no text could be extracted from the PDF: it is corrupt or encrypted ({exc})"
+        ) from exc
 
-        return list(
-            partition_pdf(
-                file=io.BytesIO(data), metadata_filename=filename, strategy="fast", languages=["eng"]
-            )
-        )
-    if content_type.endswith("wordprocessingml.document"):
-        _check_docx_container(data)
-        from unstructured.partition.docx import partition_docx
 
-        return list(partition_docx(file=io.BytesIO(data), metadata_filename=filename, languages=NO_DETECTION))
+def _plain_text(data: bytes, filename: str) -> Extraction:
     from unstructured.partition.text import partition_text
 
     text = data.decode("utf-8", errors="replace")
-    return list(partition_text(text=text, metadata_filename=filename, languages=NO_DETECTION))
+    raw = partition_text(text=text, metadata_filename=filename, languages=NO_DETECTION)
+    elements = [
+        TextElement(text=e.text, is_title=e.category == "Title")
+        for e in raw
+        if e.category not in _SKIPPED_CATEGORIES and e.text and e.text.strip()
+    ]
+    return Extraction(elements, text)
 
 
 def _extract(data: bytes, filename: str, content_type: str) -> Extraction:
@@ -169,14 +176,12 @@ def _extract(data: bytes, filename: str, content_type: str) -> Extraction:
         return _html(data, page=True)
     if content_type == "text/markdown":
         return _html(_markdown(data.decode("utf-8", errors="replace")), page=False)
-    raw = _unstructured(data, filename, content_type)
-    elements = [
-        TextElement(text=e.text, page=e.metadata.page_number, is_title=e.category == "Title")
-        for e in raw
-        if e.category not in _SKIPPED_CATEGORIES and e.text and e.text.strip()
-    ]
-    reference = data.decode("utf-8", errors="replace") if content_type.startswith("text/") else None
-    return Extraction(elements, reference)
+    if content_type == "application/pdf":
+        return _pdf(data, filename)
+    if content_type.endswith("wordprocessingml.document"):
+        _check_docx_container(data)
+        return Extraction(docx_elements(data), docx_text(data))
+    return _plain_text(data, filename)
 
 
 def partition_document(data: bytes, filename: str, content_type: str) -> Extraction:
