@@ -47,6 +47,7 @@ _PAGE_FURNITURE_NAMES = frozenset(
 # docutils' table of contents of one page: <div class="contents local topic">.
 _LOCAL_CONTENTS = ({"contents", "topic"}, {"contents", "local"})
 _SPACES = re.compile(r"\s+")
+_DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 _DECLARED_ENCODING = re.compile(rb"""(?:charset|encoding)\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
 
@@ -203,7 +204,7 @@ class _Walker:
         elif tag == "dt":
             text = _inline_text(element)
             if element.get("id") or element.xpath(".//*[@id]"):
-                yield from self._titled(text)
+                yield from self._titled(qualified(text, element.get("id")))
             elif text:
                 yield TextElement(text=text)
         elif tag == "pre":
@@ -234,6 +235,16 @@ class _Walker:
                     yield from self._flow(child)
             if child.tail:
                 self._text.append(child.tail)
+
+
+def qualified(term: str, anchor: str | None) -> str:
+    """A definition term under the full name its anchor gives it: a method's entry shows "is_dir()"
+    but is anchored at "os.DirEntry.is_dir", the name a reader searches for."""
+    if anchor and _DOTTED_NAME.fullmatch(anchor):
+        owner, _, name = anchor.rpartition(".")
+        if term.startswith(name) and not term.startswith(anchor):
+            return f"{owner}.{term}"
+    return term
 
 
 def table_rows(table: _Element) -> list[str]:

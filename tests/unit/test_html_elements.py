@@ -203,3 +203,18 @@ def test_a_page_without_a_declared_encoding_is_read_as_utf8() -> None:
 def test_nothing_readable() -> None:
     with pytest.raises(EmptyPage):
         content_of(b"")
+
+
+def test_an_entry_is_titled_by_the_full_name_its_anchor_gives_it() -> None:
+    page = (
+        '<main><dl class="py method"><dt class="sig sig-object py" id="os.DirEntry.is_dir">'
+        '<span class="sig-name descname">is_dir</span>(*, follow_symlinks=True)</dt>'
+        "<dd><p>Return True if this entry is a directory.</p></dd></dl>"
+        '<dl><dt id="os.makedirs">os.makedirs(name)</dt><dd><p>Make them.</p></dd>'
+        '<dt id="GUC-WORK-MEM">work_mem (integer)</dt><dd><p>Sets memory.</p></dd></dl></main>'
+    )
+    assert [text for text, title in read(page) if title] == [
+        "os.DirEntry.is_dir(*, follow_symlinks=True)",
+        "os.makedirs(name)",
+        "work_mem (integer)",
+    ]
