@@ -195,6 +195,15 @@ class WorkflowStarted(BaseModel):
     status: Literal["indexing", "deleting"]
 
 
+class Caller(BaseModel):
+    """Who the API takes the caller to be."""
+
+    tenant: str
+    user: str
+    groups: list[str]
+    scopes: list[str] = Field(description="of query, documents:read, documents:write, admin")
+
+
 class Health(BaseModel):
     status: Literal["ok"]
 

@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     api_jwt_issuer: str | None = None
     api_jwt_audience: str | None = None
     api_jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256", "RS256", "ES256"])
+    # Where the gateway's JWT names the caller (claim names), and the scopes of a token that names none.
+    jwt_user_claim: str = "sub"
+    jwt_tenant_claim: str = "tenant"
+    jwt_groups_claim: str = "groups"
+    jwt_scope_claim: str = "scope"
+    jwt_default_scopes: str = "query documents:read documents:write"
     api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     sse_keepalive_seconds: float = Field(default=10.0, gt=0)
     query_top_k: int = Field(default=5, ge=1)

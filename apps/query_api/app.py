@@ -24,14 +24,15 @@ from apps.query_api import (
     document_routes,
     generation_routes,
     health_routes,
+    me_routes,
     metrics,
     openai_routes,
     query_routes,
     s3_event_routes,
 )
-from apps.query_api.auth import Authenticator, AuthMiddleware
+from apps.query_api.auth import Authenticator, AuthMiddleware, identity_of
 from apps.query_api.conversation_store import ConversationStore
-from apps.query_api.errors import EXCEPTION_HANDLERS
+from apps.query_api.errors import EXCEPTION_HANDLERS, ApiError
 from apps.query_api.metrics import TelemetryMiddleware
 from apps.query_api.openapi import Endpoint, Handler, openapi_document
 from apps.query_api.rag import RagEngine
@@ -49,6 +50,15 @@ async def openapi_json(request: Request) -> Response:
 
 ENDPOINTS: list[Endpoint] = [
     Endpoint(
+        "GET",
+        "/v1/me",
+        me_routes.me,
+        "Who the API takes the caller to be: tenant, user, groups and scopes",
+        "identity",
+        responses={200: api.Caller},
+        scope="identified",
+    ),
+    Endpoint(
         "POST",
         "/v1/query",
         query_routes.query,
@@ -63,6 +73,7 @@ ENDPOINTS: list[Endpoint] = [
             ("error", api.ErrorDetail),
         ],
         errors=(400, 404, 413, 422, 502),
+        scope="query",
     ),
     Endpoint(
         "GET",
@@ -73,6 +84,7 @@ ENDPOINTS: list[Endpoint] = [
         responses={200: api.ConversationPage},
         query=api.PageQuery,
         errors=(422,),
+        scope="query",
     ),
     Endpoint(
         "POST",
@@ -83,6 +95,7 @@ ENDPOINTS: list[Endpoint] = [
         request=api.ConversationCreate,
         responses={201: api.Conversation},
         errors=(400, 413, 422),
+        scope="query",
     ),
     Endpoint(
         "GET",
@@ -92,6 +105,7 @@ ENDPOINTS: list[Endpoint] = [
         "conversations",
         responses={200: api.ConversationWithMessages},
         errors=(404, 422),
+        scope="query",
     ),
     Endpoint(
         "DELETE",
@@ -101,6 +115,7 @@ ENDPOINTS: list[Endpoint] = [
         "conversations",
         responses={204: None},
         errors=(404, 422),
+        scope="query",
     ),
     Endpoint(
         "GET",
@@ -111,6 +126,7 @@ ENDPOINTS: list[Endpoint] = [
         responses={200: api.DocumentPage},
         query=api.DocumentQuery,
         errors=(422,),
+        scope="documents:read",
     ),
     Endpoint(
         "GET",
@@ -120,6 +136,7 @@ ENDPOINTS: list[Endpoint] = [
         "documents",
         responses={200: api.Document},
         errors=(404, 422),
+        scope="documents:read",
     ),
     Endpoint(
         "DELETE",
@@ -129,6 +146,7 @@ ENDPOINTS: list[Endpoint] = [
         "documents",
         responses={202: api.WorkflowStarted},
         errors=(404, 422),
+        scope="documents:write",
     ),
     Endpoint(
         "POST",
@@ -138,6 +156,7 @@ ENDPOINTS: list[Endpoint] = [
         "documents",
         responses={202: api.WorkflowStarted},
         errors=(404, 409, 422),
+        scope="documents:write",
     ),
     Endpoint(
         "POST",
@@ -148,6 +167,7 @@ ENDPOINTS: list[Endpoint] = [
         request=S3EventNotification,
         responses={202: api.S3EventsAccepted},
         errors=(400, 413, 422),
+        scope="admin",
     ),
     Endpoint(
         "GET",
@@ -156,6 +176,7 @@ ENDPOINTS: list[Endpoint] = [
         "The collection generations: which is live, how each was built, their sizes",
         "generations",
         responses={200: GenerationList},
+        scope="admin",
     ),
     Endpoint(
         "POST",
@@ -166,6 +187,7 @@ ENDPOINTS: list[Endpoint] = [
         request=ReindexRequest,
         responses={202: GenerationWithPoints},
         errors=(400, 409, 413, 422),
+        scope="admin",
     ),
     Endpoint(
         "GET",
@@ -175,6 +197,7 @@ ENDPOINTS: list[Endpoint] = [
         "generations",
         responses={200: GenerationWithPoints},
         errors=(404,),
+        scope="admin",
     ),
     Endpoint(
         "DELETE",
@@ -184,6 +207,7 @@ ENDPOINTS: list[Endpoint] = [
         "generations",
         responses={204: None},
         errors=(404, 409),
+        scope="admin",
     ),
     Endpoint(
         "POST",
@@ -196,6 +220,7 @@ ENDPOINTS: list[Endpoint] = [
         stream_events=[(None, oai.ChatCompletionChunk), (None, api.ErrorResponse)],
         stream_ends_with_done=True,
         errors=(400, 413, 422),
+        scope="query",
     ),
     Endpoint(
         "GET",
@@ -204,6 +229,7 @@ ENDPOINTS: list[Endpoint] = [
         "OpenAI-compatible model list",
         "openai",
         responses={200: oai.ModelList},
+        scope="query",
     ),
     Endpoint(
         "GET",
@@ -212,7 +238,7 @@ ENDPOINTS: list[Endpoint] = [
         "The process is up",
         "health",
         responses={200: api.Health},
-        public=True,
+        scope="public",
     ),
     Endpoint(
         "GET",
@@ -221,7 +247,7 @@ ENDPOINTS: list[Endpoint] = [
         "Postgres, the vector store and Kafka answer",
         "health",
         responses={200: api.Readiness, 503: api.Readiness},
-        public=True,
+        scope="public",
     ),
     Endpoint(
         "GET",
@@ -231,8 +257,17 @@ ENDPOINTS: list[Endpoint] = [
         "health",
         responses={200: None},
         media_type="text/plain",
+        scope="admin",
     ),
-    Endpoint("GET", "/openapi.json", openapi_json, "This description", "health", responses={200: None}),
+    Endpoint(
+        "GET",
+        "/openapi.json",
+        openapi_json,
+        "This description",
+        "health",
+        responses={200: None},
+        scope="public",
+    ),
 ]
 
 
@@ -257,11 +292,25 @@ def describe_api(*, secured: bool = False) -> dict[str, Any]:
     )
 
 
+def _guarded(endpoint: Endpoint) -> Handler:
+    """The endpoint's handler, answering 403 to a caller without the scope it declares."""
+    if endpoint.scope in ("public", "identified"):
+        return endpoint.handler
+    scope, handler = endpoint.scope, endpoint.handler
+
+    async def guarded(request: Request) -> Response:
+        if scope not in identity_of(request).scopes:
+            raise ApiError(403, "forbidden", f"this route needs the scope {scope!r}, which your token lacks")
+        return await handler(request)
+
+    return guarded
+
+
 def _routes(endpoints: list[Endpoint]) -> list[Route]:
     """One route per path, dispatching on the method: a 405 then lists every method the path has."""
     handlers: dict[str, dict[str, Handler]] = {}
     for endpoint in endpoints:
-        handlers.setdefault(endpoint.path, {})[endpoint.method] = endpoint.handler
+        handlers.setdefault(endpoint.path, {})[endpoint.method] = _guarded(endpoint)
     routes = []
     for path, by_method in handlers.items():
         if len(by_method) == 1:

@@ -1,8 +1,10 @@
-"""Authentication in front of every route but the health checks, when configured.
+"""Who calls: the identity of each request, resolved once, in front of every route.
 
-Two ways, either accepted: the static bearer token `RAGSTREAM_API_TOKEN` (compared in
-constant time), and a gateway's JWT checked against `RAGSTREAM_API_JWT_KEY` (an HMAC secret
-or a PEM public key) with the configured issuer and audience.
+Two kinds of credentials, either accepted: the static bearer token `RAGSTREAM_API_TOKEN` (compared
+in constant time; tenant `default`, user `api-token`, every scope), and a gateway's JWT checked
+against `RAGSTREAM_API_JWT_KEY` (an HMAC secret or a PEM public key) with the configured issuer and
+audience, whose claims name the user, tenant, groups and scopes. With neither configured every
+caller is tenant `default`, user `anonymous`, with every scope.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from typing import Any
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey, import_key
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Send
+from starlette.types import Scope as Connection
 
+from apps.common.identity import ALL_SCOPES, ANONYMOUS, DEFAULT_TENANT, Identity, Scope
 from apps.common.settings import Settings
 from apps.query_api.errors import error_response
 
@@ -40,40 +45,80 @@ class Authenticator:
         if settings.api_jwt_audience:
             claims["aud"] = {"essential": True, "value": settings.api_jwt_audience}
         self._claims = jwt.JWTClaimsRegistry(now=lambda: int(time.time()), leeway=30, **claims)
+        self._settings = settings
 
     @property
     def enabled(self) -> bool:
         return self._token is not None or self._jwt_key is not None
 
-    def accepts(self, credentials: str) -> bool:
+    def identify(self, credentials: str) -> Identity | None:
+        """The caller these credentials name, or None when they are not valid."""
         if self._token is not None and hmac.compare_digest(credentials.encode(), self._token):
-            return True
+            return Identity(tenant=DEFAULT_TENANT, user="api-token")
         if self._jwt_key is None or credentials.count(".") != 2:
-            return False
+            return None
         try:
             token = jwt.decode(credentials, self._jwt_key, algorithms=self._algorithms)
             self._claims.validate(token.claims)
+            return self._identity(token.claims)
         except (JoseError, ValueError) as exc:
             log.info("rejected a JWT: %s", exc)
-            return False
-        return True
+            return None
+
+    def _identity(self, claims: dict[str, Any]) -> Identity:
+        settings = self._settings
+        user, tenant = claims.get(settings.jwt_user_claim), claims.get(settings.jwt_tenant_claim)
+        groups = claims.get(settings.jwt_groups_claim, [])
+        if not isinstance(user, str) or not user:
+            raise ValueError(f"the token names no user (claim {settings.jwt_user_claim!r})")
+        if tenant is not None and (not isinstance(tenant, str) or not tenant or "/" in tenant):
+            raise ValueError(f"the token's tenant (claim {settings.jwt_tenant_claim!r}) is not a name")
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise ValueError(
+                f"the token's groups (claim {settings.jwt_groups_claim!r}) are not a list of names"
+            )
+        return Identity(
+            tenant=tenant or DEFAULT_TENANT,
+            user=user,
+            groups=frozenset(groups),
+            scopes=self._scopes(claims),
+        )
+
+    def _scopes(self, claims: dict[str, Any]) -> frozenset[Scope]:
+        """The token's scopes (`scope`, space-separated, or an `scp` list) that ragstream knows."""
+        named = claims.get(self._settings.jwt_scope_claim)
+        if named is None:
+            named = claims.get("scp", self._settings.jwt_default_scopes)
+        words = named.split() if isinstance(named, str) else named
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise ValueError("the token's scopes are neither a space-separated string nor a list")
+        return frozenset(s for s in ALL_SCOPES if s in words)
+
+
+def identity_of(request: Request) -> Identity:
+    """The caller of a request that passed `AuthMiddleware` (which always names one, or refuses)."""
+    identity: Identity | None = request.state.identity
+    if identity is None:
+        raise LookupError("a public route asked who calls it")
+    return identity
 
 
 class AuthMiddleware:
-    """Answers 401 (JSON error body) to requests without valid credentials, except on public paths."""
+    """Puts the caller's identity in the request's state; answers 401 (JSON error body) to requests
+    without valid credentials, except on public paths."""
 
     def __init__(self, app: ASGIApp, *, authenticator: Authenticator, public_paths: Collection[str]) -> None:
         self.app = app
         self.authenticator = authenticator
         self.public_paths = frozenset(public_paths)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.authenticator.enabled or scope["path"] in self.public_paths:
+    async def __call__(self, scope: Connection, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        scheme, _, credentials = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-        if scheme.lower() == "bearer" and credentials and self.authenticator.accepts(credentials.strip()):
+        identity = self._identify(scope)
+        if identity is not None or scope["path"] in self.public_paths:
+            scope.setdefault("state", {})["identity"] = identity
             await self.app(scope, receive, send)
             return
         response = error_response(
@@ -83,3 +128,12 @@ class AuthMiddleware:
             headers={"WWW-Authenticate": "Bearer"},
         )
         await response(scope, receive, send)
+
+    def _identify(self, scope: Connection) -> Identity | None:
+        if not self.authenticator.enabled:
+            return ANONYMOUS
+        headers = dict(scope["headers"])
+        scheme, _, credentials = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            return None
+        return self.authenticator.identify(credentials.strip())

@@ -15,9 +15,11 @@ from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import Response
 
+from apps.common.identity import Scope
 from schemas.api import ErrorResponse
 
 Handler = Callable[[Request], Awaitable[Response]]
+EndpointScope = Scope | Literal["public", "identified"]
 JsonSchemaMode = Literal["validation", "serialization"]
 _PATH_SCHEMAS = {
     "id": {"type": "string", "format": "uuid"},
@@ -26,6 +28,7 @@ _PATH_SCHEMAS = {
 ERROR_DESCRIPTIONS = {
     400: "The body is not JSON",
     401: "Missing or wrong credentials (when RAGSTREAM_API_TOKEN or a JWT key is set)",
+    403: "The caller's credentials do not grant the scope this route needs",
     404: "No such resource",
     409: "The resource is in a state that does not allow this",
     413: "The body is too large",
@@ -49,7 +52,12 @@ class Endpoint:
     media_type: str = "application/json"
     query: type[BaseModel] | None = None
     errors: Sequence[int] = ()
-    public: bool = False
+    # The scope a caller needs; "public": none, not even credentials; "identified": credentials only.
+    scope: EndpointScope = field(kw_only=True)
+
+    @property
+    def public(self) -> bool:
+        return self.scope == "public"
 
     @property
     def path_parameters(self) -> list[str]:
@@ -105,13 +113,16 @@ def _operation(endpoint: Endpoint, refs: SchemaRefs, *, secured: bool) -> dict[s
         responses[str(status)] = {"description": (model.__doc__ or "OK").strip().splitlines()[0]}
         if content:
             responses[str(status)]["content"] = content
-    for status in (*endpoint.errors, *((401,) if secured and not endpoint.public else ())):
+    scoped = endpoint.scope not in ("public", "identified")
+    guarded = (*((401,) if not endpoint.public else ()), *((403,) if scoped else ())) if secured else ()
+    for status in (*endpoint.errors, *guarded):
         responses[str(status)] = {"description": ERROR_DESCRIPTIONS[status], "content": error}
     operation: dict[str, Any] = {
         "operationId": f"{endpoint.handler.__name__}",
         "summary": endpoint.summary,
         "tags": [endpoint.tag],
         "responses": responses,
+        "x-scope": endpoint.scope,
     }
     parameters = [
         {"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMAS[name]}

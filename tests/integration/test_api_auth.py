@@ -14,6 +14,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 
 from apps.cli.system import running_system
+from apps.common.identity import ALL_SCOPES
 from apps.common.settings import Settings
 from apps.devstack.stack import LocalStack
 from apps.query_api.app import ENDPOINTS
@@ -42,7 +43,12 @@ async def secured(
 
 
 def gateway_jwt(**claims: Any) -> str:
-    payload = {"iss": "https://gateway.example", "aud": "ragstream", "exp": int(time.time()) + 60} | claims
+    payload = {
+        "iss": "https://gateway.example",
+        "aud": "ragstream",
+        "exp": int(time.time()) + 60,
+        "sub": "someone",
+    } | claims
     return jwt.encode({"alg": "HS256"}, payload, OctKey.import_key(JWT_SECRET))
 
 
@@ -81,8 +87,18 @@ async def test_unknown_paths_need_credentials_too(secured: Settings) -> None:
         (gateway_jwt(iss="https://impostor.example"), False),
         (gateway_jwt(exp=int(time.time()) - 3600), False),
         (gateway_jwt()[:-4] + "AAAA", False),
+        (gateway_jwt(sub=""), False),
     ],
-    ids=["token", "jwt", "token-prefix", "jwt-audience", "jwt-issuer", "jwt-expired", "jwt-signature"],
+    ids=[
+        "token",
+        "jwt",
+        "token-prefix",
+        "jwt-audience",
+        "jwt-issuer",
+        "jwt-expired",
+        "jwt-signature",
+        "jwt-user",
+    ],
 )
 async def test_credentials(secured: Settings, credentials: str, accepted: bool) -> None:
     async with httpx.AsyncClient(base_url=secured.api_url) as client:
@@ -98,3 +114,43 @@ async def test_the_openapi_document_declares_the_bearer_scheme(secured: Settings
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert document["paths"]["/v1/query"]["post"]["security"] == [{"bearer": []}]
     assert "security" not in document["paths"]["/healthz"]["get"]
+
+
+async def test_me_names_the_caller_of_each_kind_of_credentials(secured: Settings) -> None:
+    async with httpx.AsyncClient(base_url=secured.api_url) as client:
+        by_token = await client.get("/v1/me", headers={"Authorization": f"Bearer {TOKEN}"})
+        by_jwt = await client.get(
+            "/v1/me",
+            headers={
+                "Authorization": "Bearer "
+                + gateway_jwt(sub="ann", tenant="acme", groups=["legal"], scope="query documents:read")
+            },
+        )
+    assert by_token.json() == {
+        "tenant": "default",
+        "user": "api-token",
+        "groups": [],
+        "scopes": ["admin", "documents:read", "documents:write", "query"],
+    }
+    assert by_jwt.json() == {
+        "tenant": "acme",
+        "user": "ann",
+        "groups": ["legal"],
+        "scopes": ["documents:read", "query"],
+    }
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")
+async def test_a_caller_without_the_routes_scope_is_forbidden(secured: Settings, endpoint: Any) -> None:
+    """A token that grants every scope but the route's own gets 403 and a JSON error, before the
+    route reads or changes anything."""
+    others = " ".join(sorted(s for s in ALL_SCOPES if s != endpoint.scope))
+    headers = {"Authorization": "Bearer " + gateway_jwt(sub="ann", scope=others)}
+    async with httpx.AsyncClient(base_url=secured.api_url, headers=headers) as client:
+        response = await client.request(endpoint.method, concrete(endpoint.path), json={})
+    if endpoint.scope in ("public", "identified"):
+        assert response.status_code != 403
+        return
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+    assert endpoint.scope in response.json()["error"]["message"]

@@ -392,6 +392,19 @@ async def test_conversations_are_created_listed_read_and_deleted(extractive_api:
         assert stale.status_code == 404
 
 
+async def test_without_auth_every_caller_is_the_anonymous_user_of_the_default_tenant(
+    extractive_api: Api,
+) -> None:
+    async with httpx.AsyncClient(base_url=extractive_api.settings.api_url) as client:
+        response = await client.get("/v1/me")
+    assert response.json() == {
+        "tenant": "default",
+        "user": "anonymous",
+        "groups": [],
+        "scopes": ["admin", "documents:read", "documents:write", "query"],
+    }
+
+
 async def test_documents_are_listed_by_status_and_unknown_ones_are_404(extractive_api: Api) -> None:
     async with extractive_api.client() as client:
         listing = await client.get("/v1/documents", params={"status": "complete", "limit": 10})

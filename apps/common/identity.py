@@ -1,0 +1,59 @@
+"""Who calls, and what they may see: a caller's tenant, user, groups and scopes, and the rule that
+decides which documents (and their chunks) are visible to them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Scope = Literal["query", "documents:read", "documents:write", "admin"]
+ALL_SCOPES: frozenset[Scope] = frozenset({"query", "documents:read", "documents:write", "admin"})
+DEFAULT_TENANT = "default"
+TENANT_PREFIX = "tenants/"
+
+
+@dataclass(frozen=True)
+class Identity:
+    tenant: str
+    user: str
+    groups: frozenset[str] = frozenset()
+    scopes: frozenset[Scope] = ALL_SCOPES
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.scopes
+
+    @property
+    def access(self) -> Access:
+        """What this caller may see: its tenant's documents without groups or in one of its groups,
+        or, as an admin, all of its tenant's."""
+        return Access(tenant=self.tenant, groups=self.groups, every_group=self.is_admin)
+
+
+ANONYMOUS = Identity(tenant=DEFAULT_TENANT, user="anonymous")
+
+
+@dataclass(frozen=True)
+class Access:
+    """The visibility rule, applied where data is read (SQL, the vector store's filter)."""
+
+    tenant: str
+    groups: frozenset[str] = frozenset()
+    every_group: bool = False
+
+    def sees(self, tenant: str, groups: frozenset[str] | set[str] | list[str]) -> bool:
+        return tenant == self.tenant and (self.every_group or not groups or bool(self.groups & set(groups)))
+
+
+def tenant_of_key(key: str) -> str:
+    """The tenant a bucket key belongs to: `tenants/{tenant}/...`, else the default tenant."""
+    if key.startswith(TENANT_PREFIX):
+        tenant, slash, rest = key[len(TENANT_PREFIX) :].partition("/")
+        if tenant and slash and rest:
+            return tenant
+    return DEFAULT_TENANT
+
+
+def parse_groups(value: str | None) -> frozenset[str]:
+    """Groups written as `a,b` (object metadata, a form field, a command-line flag)."""
+    return frozenset(g.strip() for g in (value or "").split(",") if g.strip())
