@@ -41,8 +41,9 @@ in name order, up to a count), plus other pages of the same corpus as distractor
 over those of at least 4,000 bytes that are not lists (indexes, tables of contents, release notes).
 Entries are read from the indexed pages only. Main text (what answers must be unique in, and what
 the BM25 baseline indexes): for HTML, the `div[role=main]` (Sphinx) or else the `<body>`, without
-`div.navheader`, `div.navfooter` and `div.toc` (the PostgreSQL manual's navigation), scripts and
-styles; for Markdown, the file read as rendered (above).
+`div.navheader`, `div.navfooter` and `div.toc` (the PostgreSQL manual's navigation), Sphinx's
+`div.toctree-wrapper` and `nav.contents` (tables of contents), scripts and styles; for Markdown,
+the file read as rendered (above), without the tags of HTML written into it.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ _NODE_HEADING = re.compile(r"^#{2,4}\s+`([A-Za-z_$][\w$]*(?:\.[\w$]+)*)(\(.*\))?
 _LINK = re.compile(r"\[((?:[^\[\]]|\[[^\[\]]*\])*)\](?:\([^()\s]*(?:\s+\"[^\"]*\")?\)|\[[^\[\]]*\])")
 _LINK_DEFINITION = re.compile(r"^\s*\[[^\]]+\]:\s+\S.*$", re.MULTILINE)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
 _PYTHON_KINDS = frozenset({"function", "method", "class", "data", "attribute", "exception"})
 
 
@@ -174,9 +176,10 @@ def python_entries(page: str, data: bytes) -> list[Entry]:
 
 
 def plain_markdown(text: str) -> str:
-    """Markdown as a reader sees its words: without comments, link targets and link definitions."""
+    """Markdown as a reader sees its words: without comments, link targets, link definitions and the
+    tags of the HTML written into it."""
     text = _LINK_DEFINITION.sub("", _COMMENT.sub("", text))
-    return html.unescape(_LINK.sub(r"\1", text))
+    return html.unescape(_HTML_TAG.sub(" ", _LINK.sub(r"\1", text)))
 
 
 def _is_prose(line: str) -> bool:
@@ -235,7 +238,8 @@ def main_text(page: str, data: bytes) -> str:
         return _clean(plain_markdown(data.decode("utf-8")))
     document = soup(data)
     root = document.select_one("div[role=main]") or document.body or document
-    for tag in root.select("div.navheader, div.navfooter, div.toc, script, style"):
+    furniture = "div.navheader, div.navfooter, div.toc, div.toctree-wrapper, nav.contents, script, style"
+    for tag in root.select(furniture):
         tag.decompose()
     return _clean(root.get_text(" "))
 
