@@ -50,7 +50,7 @@ from bench.reference_questions import (
     select_pages,
 )
 from bench.report import Result
-from bench.retrieval import MODEL, PARSE_WORKERS, index_pages, parse_pages, recall_at
+from bench.retrieval import EVERY_BENCH_PAGE, MODEL, PARSE_WORKERS, index_pages, parse_pages, recall_at
 from schemas.api import SearchMode
 from schemas.events import Chunk
 
@@ -202,7 +202,13 @@ async def search(
     rankings = []
     for question, vector in zip(questions, vectors, strict=True):
         found = await store.search(
-            collection, vector, limit=CHUNKS_PER_SEARCH, where=SearchFilter(), text=question.text, mode=mode
+            collection,
+            vector,
+            access=EVERY_BENCH_PAGE,
+            limit=CHUNKS_PER_SEARCH,
+            where=SearchFilter(),
+            text=question.text,
+            mode=mode,
         )
         rankings.append([Found(c.payload.filename, c.payload.content) for c in found])
         on_question()

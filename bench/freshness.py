@@ -36,6 +36,7 @@ from rich.progress import Progress
 from apps.cli.system import System
 from apps.common.documents import document_id_for
 from apps.common.embeddings import Embedder
+from apps.common.identity import ANONYMOUS
 from apps.common.kafka import admin_client
 from apps.common.s3 import s3_client
 from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL, EXTRACTIVE_CHAT_MODEL, Settings
@@ -186,8 +187,13 @@ class Probe:
 
     async def hit(self, document_id: uuid.UUID) -> bool:
         started = time.perf_counter()
+        # The benchmark's API has no auth configured: it searches as the anonymous caller.
         hits = await self.store.search(
-            self.generation.name, self.vector, limit=1, where=SearchFilter(document_ids=[document_id])
+            self.generation.name,
+            self.vector,
+            access=ANONYMOUS.access,
+            limit=1,
+            where=SearchFilter(document_ids=[document_id]),
         )
         self.seconds.append(time.perf_counter() - started)
         return bool(hits)

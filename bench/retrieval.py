@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from apps.common.embeddings import Embedder, Embedders
+from apps.common.identity import DEFAULT_TENANT, Access
 from apps.common.qdrant_edge_store import QdrantEdgeStore
 from apps.common.settings import Settings
 from apps.common.vector_store import ChunkPoint, ScoredChunk, SearchFilter, VectorStore
@@ -54,6 +55,8 @@ CHUNKS_PER_SEARCH = 50
 EMBED_BATCH = 64
 PARSE_WORKERS = 2
 COLLECTION = "retrieval_bench"
+# The benchmarks index their pages into the default tenant, without groups, and search all of them.
+EVERY_BENCH_PAGE = Access(tenant=DEFAULT_TENANT, every_group=True)
 _NAMESPACE = UUID("5d0c3b0e-8c4a-4c59-9a57-2f1e3f8b6a10")
 _UPLOADED = datetime(2026, 1, 1, tzinfo=UTC)
 _VERSION = "bench"
@@ -180,7 +183,13 @@ async def evaluate(
     for question, vector in zip(questions, vectors, strict=True):
         started = time.perf_counter()
         found = await store.search(
-            collection, vector, limit=limit, where=SearchFilter(), text=question.text, mode=mode
+            collection,
+            vector,
+            access=EVERY_BENCH_PAGE,
+            limit=limit,
+            where=SearchFilter(),
+            text=question.text,
+            mode=mode,
         )
         score.seconds.append(time.perf_counter() - started)
         score.rankings.append(distinct_pages(found))

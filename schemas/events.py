@@ -48,6 +48,8 @@ class DocumentReady(DocumentRef):
     size: int = Field(ge=0)
     sha256: str | None = None
     uploaded_at: datetime
+    tenant: str = Field(default="default", description="the tenant the object's key belongs to")
+    groups: list[str] = Field(default_factory=list, description="who may see it; none: the whole tenant")
 
 
 class Chunk(BaseModel):
@@ -64,6 +66,8 @@ class DocumentChunked(DocumentRef):
     operation: Operation = "index"
     filename: str
     uploaded_at: datetime
+    tenant: str = "default"
+    groups: list[str] = Field(default_factory=list)
     batch_index: int = Field(ge=0)
     batch_count: int = Field(ge=0)
     chunks: list[Chunk]

@@ -17,6 +17,10 @@ class ChunkPayload(BaseModel):
     upload_timestamp: datetime
     page: int | None = None
     section: str | None = None
+    # Who may see the chunk (`apps.common.identity.Access`): "default" is DEFAULT_TENANT there,
+    # spelled out because schemas import nothing from apps.
+    tenant_id: str = "default"
+    groups: list[str] = Field(default_factory=list)
 
 
 def point_id(document_id: UUID, version: str, chunk_index: int) -> UUID:

@@ -31,6 +31,9 @@ class ValidatedObject(BaseModel):
     content_type: str = ""
     size: int = 0
     sha256: str | None = None
+    groups: list[str] = Field(
+        default_factory=list, description="who may see it (metadata ragstream-groups); none: its tenant"
+    )
     error: str | None = Field(
         default=None, description="why the object cannot be indexed, for a person to act on"
     )

@@ -1,4 +1,5 @@
-"""The `documents` table: one row per S3 object, holding the state of its latest version."""
+"""The `documents` table as ingestion writes it: one row per S3 object, holding the state of its
+latest version. Callers read it through `apps.query_api.document_store`, scoped to what they see."""
 
 from __future__ import annotations
 
@@ -7,16 +8,11 @@ from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from apps.common.database import Pool
+from apps.common.identity import tenant_of_key
 from schemas.s3_events import S3ObjectChange
 from schemas.workflows import Finalization, RegisteredDocument, ValidatedObject
 
 DocumentStatus = Literal["pending", "indexing", "complete", "failed", "deleted"]
-
-_COLUMNS = (
-    "id, bucket, s3_key, filename, content_type, size_bytes, status, error_message, version, content_sha256,"
-    " chunk_count, coverage, workflow_id, uploaded_at, indexed_at, updated_at, metadata, indexed_version,"
-    " collection"
-)
 
 
 def document_id_for(bucket: str, key: str) -> UUID:
@@ -50,7 +46,8 @@ async def register_version(
     uploaded_at = change.event_time or datetime.now(UTC)
     async with pool.connection() as conn, conn.transaction():
         cur = await conn.execute(
-            "SELECT version, sequencer, content_sha256, status, chunk_count, indexed_version FROM documents"
+            "SELECT version, sequencer, content_sha256, status, chunk_count, indexed_version, groups"
+            " FROM documents"
             " WHERE bucket = %s AND s3_key = %s FOR UPDATE",
             (change.bucket, change.key),
         )
@@ -66,6 +63,7 @@ async def register_version(
             and validated.sha256
             and previous["content_sha256"] == validated.sha256
             and previous["status"] == "complete"
+            and sorted(previous["groups"]) == validated.groups  # the points carry the groups
         )
         # A version indexed again (reprocessed) counts its batches from zero.
         await conn.execute(
@@ -75,13 +73,15 @@ async def register_version(
         await conn.execute(
             "INSERT INTO documents (id, bucket, s3_key, filename, content_type, size_bytes, status,"
             " error_message, version, sequencer, content_sha256, workflow_id, uploaded_at, collection,"
-            " updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())"
+            " tenant_id, groups, updated_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())"
             " ON CONFLICT (bucket, s3_key) DO UPDATE SET filename = EXCLUDED.filename,"
             " content_type = EXCLUDED.content_type, size_bytes = EXCLUDED.size_bytes,"
             " status = EXCLUDED.status, error_message = EXCLUDED.error_message,"
             " version = EXCLUDED.version, sequencer = EXCLUDED.sequencer,"
             " content_sha256 = EXCLUDED.content_sha256, workflow_id = EXCLUDED.workflow_id,"
-            " uploaded_at = EXCLUDED.uploaded_at, collection = EXCLUDED.collection, updated_at = now()",
+            " uploaded_at = EXCLUDED.uploaded_at, collection = EXCLUDED.collection,"
+            " tenant_id = EXCLUDED.tenant_id, groups = EXCLUDED.groups, updated_at = now()",
             (
                 document_id,
                 change.bucket,
@@ -97,6 +97,8 @@ async def register_version(
                 workflow_id,
                 uploaded_at,
                 collection,
+                tenant_of_key(change.key),
+                validated.groups,
             ),
         )
     if unchanged and previous:
@@ -136,27 +138,3 @@ async def finalize(pool: Pool, outcome: Finalization) -> bool:
             ),
         )
         return cur.rowcount > 0
-
-
-async def get(pool: Pool, document_id: UUID) -> dict[str, Any] | None:
-    async with pool.connection() as conn:
-        cur = await conn.execute(f"SELECT {_COLUMNS} FROM documents WHERE id = %s", (document_id,))
-        return await cur.fetchone()
-
-
-async def list_page(
-    pool: Pool, *, status: DocumentStatus | None, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
-    """One page of documents, newest first, and the total count (deleted ones only when asked for)."""
-    where = "status = %(status)s" if status else "status <> 'deleted'"
-    params = {"status": status, "limit": limit, "offset": offset}
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            f"SELECT {_COLUMNS} FROM documents WHERE {where}"
-            " ORDER BY uploaded_at DESC, id LIMIT %(limit)s OFFSET %(offset)s",
-            params,
-        )
-        rows = await cur.fetchall()
-        cur = await conn.execute(f"SELECT count(*) AS n FROM documents WHERE {where}", params)
-        total = await cur.fetchone()
-    return rows, int(total["n"]) if total else 0

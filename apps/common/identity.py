@@ -10,6 +10,8 @@ Scope = Literal["query", "documents:read", "documents:write", "admin"]
 ALL_SCOPES: frozenset[Scope] = frozenset({"query", "documents:read", "documents:write", "admin"})
 DEFAULT_TENANT = "default"
 TENANT_PREFIX = "tenants/"
+# The S3 user metadata that names a document's groups (`x-amz-meta-ragstream-groups: a,b`).
+GROUPS_METADATA = "ragstream-groups"
 
 
 @dataclass(frozen=True)

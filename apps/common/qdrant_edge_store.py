@@ -31,6 +31,8 @@ from qdrant_edge import (
     FieldCondition,
     Filter,
     Fusion,
+    IsEmptyCondition,
+    KeywordIndexParams,
     MatchAny,
     MatchValue,
     Modifier,
@@ -43,6 +45,7 @@ from qdrant_edge import (
     UpdateOperation,
 )
 
+from apps.common.identity import Access
 from apps.common.sparse_terms import sparse_text
 from apps.common.vector_store import (
     DENSE,
@@ -59,9 +62,16 @@ from schemas.api import SearchMode
 from schemas.points import ChunkPayload
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+# The tenant's index is Qdrant's multitenancy one: it keeps each tenant's points together on disk.
+_INDEXES: dict[str, PayloadSchemaType | KeywordIndexParams] = {
+    "document_id": PayloadSchemaType.Keyword,
+    "upload_timestamp": PayloadSchemaType.Datetime,
+    "tenant_id": KeywordIndexParams(is_tenant=True),
+    "groups": PayloadSchemaType.Keyword,
+}
 
 
-def _edge_filter(where: SearchFilter) -> Filter | None:
+def _conditions(where: SearchFilter) -> list[Any]:
     must: list[Any] = []
     if where.document_ids is not None:
         must.append(FieldCondition(key="document_id", match=MatchAny([str(d) for d in where.document_ids])))
@@ -75,7 +85,19 @@ def _edge_filter(where: SearchFilter) -> Filter | None:
                 ),
             )
         )
-    return Filter(must=must) if must else None
+    return must
+
+
+def _visible(access: Access) -> list[Any]:
+    """`Access.sees` as conditions: the caller's tenant and, unless it sees every group, no groups
+    or one of the caller's."""
+    tenant = FieldCondition(key="tenant_id", match=MatchValue(access.tenant))
+    if access.every_group:
+        return [tenant]
+    either: list[Any] = [IsEmptyCondition("groups")]
+    if access.groups:
+        either.append(FieldCondition(key="groups", match=MatchAny(sorted(access.groups))))
+    return [tenant, Filter(should=either)]
 
 
 class QdrantEdgeStore:
@@ -107,8 +129,18 @@ class QdrantEdgeStore:
             path = self._shard_dir(collection)
             if not (path / "edge_config.json").exists():
                 raise CollectionNotFound(f"collection {name!r} does not exist")
-            shard = EdgeShard.load(str(path))
-            self._shards[collection] = shard
+            shard = self._open(collection)
+        return shard
+
+    def _open(self, name: str, config: EdgeConfig | None = None) -> EdgeShard:
+        """Load the shard (created, given a config) with the payload indexes it lacks: one made
+        before tenants gains theirs, and none is rebuilt."""
+        shard = EdgeShard.load(str(self._shard_dir(name)), config)
+        present = shard.info().payload_schema
+        for field, schema in _INDEXES.items():
+            if field not in present:
+                shard.update(UpdateOperation.create_field_index(field, schema))
+        self._shards[name] = shard
         return shard
 
     def _resolve(self, name: str) -> str:
@@ -123,10 +155,7 @@ class QdrantEdgeStore:
             vectors={DENSE: EdgeVectorParams(size=dimensions, distance=Distance.Cosine)},
             sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
         )
-        shard = EdgeShard.load(str(path), config)
-        shard.update(UpdateOperation.create_field_index("document_id", PayloadSchemaType.Keyword))
-        shard.update(UpdateOperation.create_field_index("upload_timestamp", PayloadSchemaType.Datetime))
-        self._shards[name] = shard
+        self._open(name, config)
 
     async def collection_exists(self, name: str) -> bool:
         return (self._shard_dir(self._resolve(name)) / "edge_config.json").exists()
@@ -178,19 +207,23 @@ class QdrantEdgeStore:
         collection: str,
         vector: npt.NDArray[np.float32],
         *,
+        access: Access,
         limit: int,
         where: SearchFilter,
         text: str = "",
         mode: SearchMode = "dense",
     ) -> list[ScoredChunk]:
         with store_span(f"search {mode}", collection, limit=limit):
-            return await self._search(collection, vector, limit=limit, where=where, text=text, mode=mode)
+            return await self._search(
+                collection, vector, access=access, limit=limit, where=where, text=text, mode=mode
+            )
 
     async def _search(
         self,
         collection: str,
         vector: npt.NDArray[np.float32],
         *,
+        access: Access,
         limit: int,
         where: SearchFilter,
         text: str,
@@ -198,14 +231,17 @@ class QdrantEdgeStore:
     ) -> list[ScoredChunk]:
         dense = Query.Nearest(vector.tolist(), using=DENSE)
         sparse = Query.Nearest(self._bm25.embed_query(sparse_text(text)), using=SPARSE)
-        flt = _edge_filter(where)
+        flt = Filter(must=[*_visible(access), *_conditions(where)])
         if mode == "hybrid":
             candidates = limit * PREFETCH_FACTOR
+            # The filter on each prefetch too (Edge passes the request's down as well, but does not
+            # say so), so each side offers the caller's own best candidates: none of its slots go to
+            # points the fusion would then drop.
             request = QueryRequest(
                 limit=limit,
                 prefetches=[
-                    Prefetch(limit=candidates, query=dense),
-                    Prefetch(limit=candidates, query=sparse),
+                    Prefetch(limit=candidates, query=dense, filter=flt),
+                    Prefetch(limit=candidates, query=sparse, filter=flt),
                 ],
                 query=cast(Fusion, Fusion.Rrf(k=RRF_K)),  # a Fusion variant the stub types apart
                 filter=flt,
@@ -233,7 +269,9 @@ class QdrantEdgeStore:
 
     async def count(self, collection: str, *, document_id: UUID | None = None) -> int:
         where = SearchFilter(document_ids=[document_id]) if document_id else SearchFilter()
-        return int(self._shard(collection).count(CountRequest(filter=_edge_filter(where), exact=True)))
+        must = _conditions(where)
+        flt = Filter(must=must) if must else None
+        return int(self._shard(collection).count(CountRequest(filter=flt, exact=True)))
 
     async def close(self) -> None:
         for shard in self._shards.values():

@@ -12,6 +12,7 @@ from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 from qdrant_edge import Bm25
 
+from apps.common.identity import Access
 from apps.common.sparse_terms import sparse_text
 from apps.common.vector_store import (
     DENSE,
@@ -27,8 +28,16 @@ from apps.common.vector_store import (
 from schemas.api import SearchMode
 from schemas.points import ChunkPayload
 
+# The tenant's index is Qdrant's multitenancy one: it keeps each tenant's points together on disk.
+_INDEXES: dict[str, models.PayloadSchemaType | models.KeywordIndexParams] = {
+    "document_id": models.PayloadSchemaType.KEYWORD,
+    "upload_timestamp": models.PayloadSchemaType.DATETIME,
+    "tenant_id": models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True),
+    "groups": models.PayloadSchemaType.KEYWORD,
+}
 
-def _server_filter(where: SearchFilter) -> models.Filter | None:
+
+def _conditions(where: SearchFilter) -> list[models.Condition]:
     must: list[models.Condition] = []
     if where.document_ids is not None:
         must.append(
@@ -43,7 +52,19 @@ def _server_filter(where: SearchFilter) -> models.Filter | None:
                 range=models.DatetimeRange(gte=where.uploaded_after, lte=where.uploaded_before),
             )
         )
-    return models.Filter(must=must) if must else None
+    return must
+
+
+def _visible(access: Access) -> list[models.Condition]:
+    """`Access.sees` as conditions: the caller's tenant and, unless it sees every group, no groups
+    or one of the caller's."""
+    tenant = models.FieldCondition(key="tenant_id", match=models.MatchValue(value=access.tenant))
+    if access.every_group:
+        return [tenant]
+    either: list[models.Condition] = [models.IsEmptyCondition(is_empty=models.PayloadField(key="groups"))]
+    if access.groups:
+        either.append(models.FieldCondition(key="groups", match=models.MatchAny(any=sorted(access.groups))))
+    return [tenant, models.Filter(should=either)]
 
 
 class QdrantServerStore:
@@ -51,6 +72,8 @@ class QdrantServerStore:
         self._client = client
         # The same BM25 over the same text as the embedded engine: both index the same sparse vectors.
         self._bm25 = Bm25()
+        # Collections whose payload indexes this process has seen to.
+        self._indexed: set[str] = set()
 
     @classmethod
     def connect(cls, url: str, *, api_key: str | None = None) -> QdrantServerStore:
@@ -62,6 +85,8 @@ class QdrantServerStore:
 
     async def ensure_collection(self, name: str, dimensions: int) -> None:
         if await self._client.collection_exists(name):
+            if name not in self._indexed:
+                await self._index(name)
             return
         try:
             await self._client.create_collection(
@@ -73,15 +98,23 @@ class QdrantServerStore:
             # Another process (the API and the processors start together) created it first.
             if not await self._client.collection_exists(name):
                 raise
-            return
-        await self._client.create_payload_index(name, "document_id", models.PayloadSchemaType.KEYWORD)
-        await self._client.create_payload_index(name, "upload_timestamp", models.PayloadSchemaType.DATETIME)
+        await self._index(name)
+
+    async def _index(self, name: str) -> None:
+        """Create the payload indexes the collection lacks (one made before tenants gains theirs;
+        none is rebuilt), once per collection and process rather than on every batch."""
+        present = (await self._client.get_collection(name)).payload_schema
+        for field, schema in _INDEXES.items():
+            if field not in present:
+                await self._client.create_payload_index(name, field, schema)
+        self._indexed.add(name)
 
     async def collection_exists(self, name: str) -> bool:
         return bool(await self._client.collection_exists(await self.resolve(name)))
 
     async def drop_collection(self, name: str) -> None:
         await self._client.delete_collection(name)
+        self._indexed.discard(name)
 
     async def set_alias(self, alias: str, collection: str) -> None:
         operations: list[Any] = []
@@ -132,19 +165,23 @@ class QdrantServerStore:
         collection: str,
         vector: npt.NDArray[np.float32],
         *,
+        access: Access,
         limit: int,
         where: SearchFilter,
         text: str = "",
         mode: SearchMode = "dense",
     ) -> list[ScoredChunk]:
         with store_span(f"search {mode}", collection, limit=limit):
-            return await self._search(collection, vector, limit=limit, where=where, text=text, mode=mode)
+            return await self._search(
+                collection, vector, access=access, limit=limit, where=where, text=text, mode=mode
+            )
 
     async def _search(
         self,
         collection: str,
         vector: npt.NDArray[np.float32],
         *,
+        access: Access,
         limit: int,
         where: SearchFilter,
         text: str,
@@ -152,10 +189,12 @@ class QdrantServerStore:
     ) -> list[ScoredChunk]:
         words = self._bm25.embed_query(sparse_text(text))
         sparse = models.SparseVector(indices=list(words.indices), values=list(words.values))
-        flt = _server_filter(where)
+        flt = models.Filter(must=[*_visible(access), *_conditions(where)])
         try:
             if mode == "hybrid":
                 candidates = limit * PREFETCH_FACTOR
+                # The filter on each prefetch too, so each side offers the caller's own best
+                # candidates: none of its slots go to points the fusion would then drop.
                 response = await self._client.query_points(
                     collection,
                     prefetch=[
@@ -205,7 +244,9 @@ class QdrantServerStore:
     async def count(self, collection: str, *, document_id: UUID | None = None) -> int:
         await self._require(collection)
         where = SearchFilter(document_ids=[document_id]) if document_id else SearchFilter()
-        result = await self._client.count(collection, count_filter=_server_filter(where), exact=True)
+        must = _conditions(where)
+        flt = models.Filter(must=must) if must else None
+        result = await self._client.count(collection, count_filter=flt, exact=True)
         return int(result.count)
 
     async def close(self) -> None:

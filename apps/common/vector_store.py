@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from opentelemetry.trace import SpanKind
 
+from apps.common.identity import Access
 from apps.common.settings import Settings
 from apps.common.tracing import tracer
 from schemas.api import SearchMode
@@ -86,20 +87,25 @@ class VectorStore(Protocol):
         collection: str,
         vector: npt.NDArray[np.float32],
         *,
+        access: Access,
         limit: int,
         where: SearchFilter,
         text: str = "",
         mode: SearchMode = "dense",
     ) -> list[ScoredChunk]:
-        """The best chunks: by meaning (`dense`, the vector), by words (`sparse`: BM25 over `text`),
-        or both fused by reciprocal rank (`hybrid`)."""
+        """The best chunks `access` may see: by meaning (`dense`, the vector), by words (`sparse`:
+        BM25 over `text`), or both fused by reciprocal rank (`hybrid`). `access` has no default, so
+        a search that is not scoped to a caller cannot be written."""
         ...
 
     async def delete_document(self, collection: str, document_id: UUID, *, keep_version: str | None) -> None:
         """Delete the document's points, all of them or all but those of `keep_version`."""
         ...
 
-    async def count(self, collection: str, *, document_id: UUID | None = None) -> int: ...
+    async def count(self, collection: str, *, document_id: UUID | None = None) -> int:
+        """Points in the collection (or of one document), whoever may see them: for ingestion and
+        operators, never for a caller's answer."""
+        ...
 
     async def close(self) -> None: ...
 

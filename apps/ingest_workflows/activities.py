@@ -19,6 +19,7 @@ from temporalio import activity
 from apps.common import documents, file_types
 from apps.common.database import Pool
 from apps.common.generations import LiveGenerations
+from apps.common.identity import GROUPS_METADATA, parse_groups, tenant_of_key
 from apps.common.kafka import publish_event
 from apps.common.settings import Settings
 from apps.ingest_workflows.metrics import WORKFLOW_OUTCOMES
@@ -70,6 +71,8 @@ class IngestActivities:
         body = response["Body"]
         async with body:
             facts = self._check(filename, int(response["ContentLength"]))
+            groups = parse_groups(response.get("Metadata", {}).get(GROUPS_METADATA))
+            facts = facts.model_copy(update={"groups": sorted(groups)})
             if facts.error:
                 return facts
             sha256, first_bytes = await _digest(body)
@@ -129,6 +132,8 @@ class IngestActivities:
             size=validated.size,
             sha256=validated.sha256,
             uploaded_at=change.event_time or activity.info().started_time,
+            tenant=tenant_of_key(change.key),
+            groups=validated.groups,
         )
         await publish_event(self.broker, self.settings.topic(DOCUMENT_READY), event)
 

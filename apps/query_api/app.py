@@ -31,7 +31,6 @@ from apps.query_api import (
     s3_event_routes,
 )
 from apps.query_api.auth import Authenticator, AuthMiddleware, identity_of
-from apps.query_api.conversation_store import ConversationStore
 from apps.query_api.errors import EXCEPTION_HANDLERS, ApiError
 from apps.query_api.metrics import TelemetryMiddleware
 from apps.query_api.openapi import Endpoint, Handler, openapi_document
@@ -337,19 +336,17 @@ def create_app(resources: ApiResources) -> Starlette:
             Middleware(AuthMiddleware, authenticator=authenticator, public_paths=public),
         ],
     )
-    conversations = ConversationStore(resources.pool)
     app.state.settings = resources.settings
     app.state.pool = resources.pool
     app.state.store = resources.store
     app.state.temporal = resources.temporal
-    app.state.conversations = conversations
     app.state.openapi = describe_api(secured=authenticator.enabled)
     app.state.engine = RagEngine(
         resources.settings,
+        pool=resources.pool,
         store=resources.store,
         embedders=resources.embedders,
         generations=resources.generations,
         chat=resources.chat,
-        conversations=conversations,
     )
     return app

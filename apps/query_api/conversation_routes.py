@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from apps.query_api.auth import identity_of
 from apps.query_api.conversation_store import ConversationStore
 from apps.query_api.errors import ApiError
 from apps.query_api.requests import path_uuid, read_model, read_query
@@ -12,8 +13,7 @@ from schemas.api import ConversationCreate, ConversationPage, PageQuery
 
 
 def _store(request: Request) -> ConversationStore:
-    store: ConversationStore = request.app.state.conversations
-    return store
+    return ConversationStore(request.app.state.pool, identity_of(request))
 
 
 async def create_conversation(request: Request) -> Response:

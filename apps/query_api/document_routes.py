@@ -10,13 +10,18 @@ from botocore.exceptions import ClientError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from apps.common import documents
 from apps.common.intake import start_upload, workflow_id_for
 from apps.common.s3 import s3_client
+from apps.query_api.auth import identity_of
+from apps.query_api.document_store import DocumentStore
 from apps.query_api.errors import ApiError
 from apps.query_api.requests import path_uuid, read_query
 from schemas.api import Document, DocumentPage, DocumentQuery
 from schemas.s3_events import S3ObjectChange
+
+
+def _store(request: Request) -> DocumentStore:
+    return DocumentStore(request.app.state.pool, identity_of(request).access)
 
 
 def _document(row: dict[str, Any]) -> Document:
@@ -25,9 +30,7 @@ def _document(row: dict[str, Any]) -> Document:
 
 async def list_documents(request: Request) -> Response:
     query = read_query(request, DocumentQuery)
-    rows, total = await documents.list_page(
-        request.app.state.pool, status=query.status, limit=query.limit, offset=query.offset
-    )
+    rows, total = await _store(request).list_page(status=query.status, limit=query.limit, offset=query.offset)
     page = DocumentPage(
         items=[_document(r) for r in rows], total=total, limit=query.limit, offset=query.offset
     )
@@ -41,7 +44,7 @@ async def get_document(request: Request) -> Response:
 
 async def _document_or_404(request: Request) -> dict[str, Any]:
     document_id = path_uuid(request)
-    row = await documents.get(request.app.state.pool, document_id)
+    row = await _store(request).get(document_id)
     if row is None:
         raise ApiError(404, "document_not_found", f"no document {document_id}")
     return row

@@ -6,22 +6,23 @@ stored. The retrieved chunks are in the extra field `sources` (see `schemas.open
 
 from __future__ import annotations
 
+import contextlib
 import json
-import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from sse_starlette import ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from apps.query_api.errors import ApiError
+from apps.query_api.auth import identity_of
+from apps.query_api.errors import ApiError, error_response
 from apps.query_api.prompt import Turn
-from apps.query_api.rag import RagEngine, Retrieval
+from apps.query_api.rag import AnswerEvent, Failed, Finished, RagEngine, Sources, Token
 from apps.query_api.requests import read_model
 from apps.query_api.sse import event_stream
-from schemas.api import Source
+from schemas.api import Source, Usage
 from schemas.openai_api import (
     RAGSTREAM_MODEL,
     AssistantMessage,
@@ -36,7 +37,6 @@ from schemas.openai_api import (
     ModelList,
 )
 
-log = logging.getLogger(__name__)
 _HISTORY_ROLES = {"user", "assistant"}
 
 
@@ -59,48 +59,53 @@ async def chat_completions(request: Request) -> Response:
     engine: RagEngine = request.app.state.engine
     body = await read_model(request, ChatCompletionRequest)
     question, history = _question_and_history(body)
+    events = await engine.answer_stateless(identity_of(request), question, history, body)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        events = _stream(engine, question, history, body, completion_id, created, include_usage=include_usage)
-        return event_stream(request, events)
-    retrieval = await engine.retrieve(question, body)
-    parts: list[str] = []
-    usage = CompletionUsage(prompt_tokens=0, completion_tokens=0, total_tokens=0)
-    async for chunk in engine.chat.stream(engine.chat_request(question, history, retrieval)):
-        parts.append(chunk.delta)
-        if chunk.usage:
-            usage = _usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-    completion = ChatCompletion(
-        id=completion_id,
-        created=created,
-        model=RAGSTREAM_MODEL,
-        choices=[Choice(message=AssistantMessage(content="".join(parts)))],
-        usage=usage,
-        sources=retrieval.sources,
-    )
-    return JSONResponse(completion.model_dump(mode="json"))
+        return event_stream(request, _chunks(events, completion_id, created, include_usage=include_usage))
+    return await _completion(events, completion_id, created)
 
 
-def _usage(prompt_tokens: int, completion_tokens: int) -> CompletionUsage:
+def _usage(usage: Usage) -> CompletionUsage:
     return CompletionUsage(
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        total_tokens=prompt_tokens + completion_tokens,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.prompt_tokens + usage.completion_tokens,
     )
 
 
-async def _stream(
-    engine: RagEngine,
-    question: str,
-    history: list[Turn],
-    body: ChatCompletionRequest,
-    completion_id: str,
-    created: int,
-    *,
-    include_usage: bool,
+async def _completion(answer: AsyncGenerator[AnswerEvent], completion_id: str, created: int) -> Response:
+    sources: list[Source] = []
+    parts: list[str] = []
+    async with contextlib.aclosing(answer) as events:
+        async for event in events:
+            if isinstance(event, Sources):
+                sources = event.sources
+            elif isinstance(event, Token):
+                parts.append(event.delta)
+            elif isinstance(event, Failed):
+                return error_response(502, event.code, event.message)
+            else:
+                completion = ChatCompletion(
+                    id=completion_id,
+                    created=created,
+                    model=RAGSTREAM_MODEL,
+                    choices=[Choice(message=AssistantMessage(content="".join(parts)))],
+                    usage=_usage(event.usage),
+                    sources=sources,
+                )
+                return JSONResponse(completion.model_dump(mode="json"))
+    raise RuntimeError("the answer ended without a done or error event")
+
+
+async def _chunks(
+    events: AsyncIterator[AnswerEvent], completion_id: str, created: int, *, include_usage: bool
 ) -> AsyncIterator[ServerSentEvent]:
+    """The answer as OpenAI's stream: a first chunk with the role (and ragstream's sources), a chunk a
+    delta, the finish reason, the usage when asked for, then [DONE]; or an error and no [DONE]."""
+
     def chunk(
         choices: list[ChunkChoice],
         *,
@@ -117,21 +122,17 @@ async def _stream(
         )
         return ServerSentEvent(data=data.model_dump_json(exclude_none=True))
 
-    try:
-        retrieval: Retrieval = await engine.retrieve(question, body)
-        yield chunk([ChunkChoice(delta=Delta(role="assistant", content=""))], sources=retrieval.sources)
-        usage = None
-        async for part in engine.chat.stream(engine.chat_request(question, history, retrieval)):
-            if part.delta:
-                yield chunk([ChunkChoice(delta=Delta(content=part.delta))])
-            if part.usage:
-                usage = _usage(part.usage.prompt_tokens, part.usage.completion_tokens)
-        yield chunk([ChunkChoice(delta=Delta(), finish_reason="stop")])
-        if include_usage and usage:
-            yield chunk([], usage=usage)
-    except Exception as exc:
-        log.exception("chat completion %s failed", completion_id)
-        error = {"message": f"{type(exc).__name__}: {exc}", "type": "server_error", "code": "llm_error"}
-        yield ServerSentEvent(data=json.dumps({"error": error}))
-        return
+    async for event in events:
+        if isinstance(event, Sources):
+            yield chunk([ChunkChoice(delta=Delta(role="assistant", content=""))], sources=event.sources)
+        elif isinstance(event, Token):
+            yield chunk([ChunkChoice(delta=Delta(content=event.delta))])
+        elif isinstance(event, Finished):
+            yield chunk([ChunkChoice(delta=Delta(), finish_reason="stop")])
+            if include_usage:
+                yield chunk([], usage=_usage(event.usage))
+        else:
+            error = {"message": event.message, "type": "server_error", "code": event.code}
+            yield ServerSentEvent(data=json.dumps({"error": error}))
+            return
     yield ServerSentEvent(data="[DONE]")

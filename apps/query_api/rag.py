@@ -1,9 +1,9 @@
-"""The RAG engine: conversation turn, retrieval, prompt, and the stored answer.
+"""The RAG engine: a caller's question in, the answer out as typed events.
 
-The query route drives it the same way for streamed and JSON answers: `begin` (the conversation
-and its history; the user's message is written meanwhile), `retrieve` (embed + search),
-`chat_request` (the prompt), the chat model's stream, then `finish` (the assistant message, with
-its sources).
+`answer` keeps the turn in one of the caller's conversations (`POST /v1/query`); `answer_stateless`
+serves the OpenAI endpoint, whose client sends the conversation every time. Both search only what the
+caller may see, and yield `Sources`, then `Token`s, then `Finished` or `Failed`: routes only map the
+events to their wire format.
 """
 
 from __future__ import annotations
@@ -11,32 +11,62 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
+from apps.common.database import Pool
 from apps.common.embeddings import Embedders
 from apps.common.generations import LiveGenerations
+from apps.common.identity import Access, Identity
 from apps.common.llm import ChatModel, ChatRequest
+from apps.common.logs import log_context
 from apps.common.settings import Settings
 from apps.common.tracing import tracer
 from apps.common.vector_store import CollectionNotFound, SearchFilter, VectorStore
 from apps.query_api.conversation_store import ConversationStore
 from apps.query_api.errors import ApiError
+from apps.query_api.metrics import ANSWER_ERRORS, observe_answer
 from apps.query_api.prompt import ContextChunk, Turn, build_prompt, recent_history
 from schemas.api import QueryRequest, RetrievalOptions, Source, Timings, Usage
 
 log = logging.getLogger(__name__)
 _TITLE_CHARS = 80
+Stage = Literal["retrieval", "llm", "storage"]
 
 
-@dataclass
-class Turnstart:
-    conversation_id: UUID
-    history: list[Turn]
-    started: float
-    # The user's message being written, while retrieval runs: its round trips are not in the answer's time.
-    question_stored: asyncio.Task[None]
+@dataclass(frozen=True)
+class Sources:
+    sources: list[Source]
+
+
+@dataclass(frozen=True)
+class Token:
+    delta: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    model: str
+    usage: Usage
+    timings: Timings
+    collection: str | None
+    conversation_id: UUID | None = None  # None: a stateless answer, stored nowhere
+    message_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    stage: Stage
+    message: str
+
+    @property
+    def code(self) -> str:
+        return f"{self.stage}_error"
+
+
+AnswerEvent = Sources | Token | Finished | Failed
 
 
 @dataclass
@@ -45,6 +75,19 @@ class Retrieval:
     embed_ms: float
     search_ms: float
     collection: str | None = None
+
+
+@dataclass
+class _Turn:
+    """One question being answered: its history, and where the turn is kept (if anywhere)."""
+
+    question: str
+    history: list[Turn]
+    started: float
+    conversations: ConversationStore | None = None
+    conversation_id: UUID | None = None
+    # The user's message being written while retrieval runs: its round trips are not in the answer's time.
+    question_stored: asyncio.Task[None] | None = None
 
 
 def _ms(since: float) -> float:
@@ -56,53 +99,108 @@ class RagEngine:
         self,
         settings: Settings,
         *,
+        pool: Pool,
         store: VectorStore,
         embedders: Embedders,
         generations: LiveGenerations,
         chat: ChatModel,
-        conversations: ConversationStore,
     ) -> None:
         self.settings = settings
+        self.pool = pool
         self.store = store
         self.embedders = embedders
         self.generations = generations
         self.chat = chat
-        self.conversations = conversations
         self._storing: set[asyncio.Task[None]] = set()
 
-    async def begin(self, request: QueryRequest) -> Turnstart:
-        """Find (or start) the conversation and read its recent history; the user's message is stored
-        in a task of its own, which `finish` waits for."""
+    async def answer(self, identity: Identity, request: QueryRequest) -> AsyncGenerator[AnswerEvent]:
+        """The answer to `request` in one of the caller's conversations (a new one unless it names
+        one): a 404 before any event for a conversation the caller does not own."""
         started = time.perf_counter()
+        conversations = ConversationStore(self.pool, identity)
+        history: list[Turn] = []
         if request.conversation_id is not None:
-            if await self.conversations.get(request.conversation_id) is None:
+            if await conversations.get(request.conversation_id) is None:
                 raise ApiError(404, "conversation_not_found", f"no conversation {request.conversation_id}")
-            conversation_id = request.conversation_id
-            history = await self.conversations.recent_turns(conversation_id)
-        else:
-            conversation_id, history = uuid4(), []
+            history = await conversations.recent_turns(request.conversation_id)
+        conversation_id = request.conversation_id or uuid4()
         stored = asyncio.create_task(
-            self._store_question(conversation_id, request.query, new=request.conversation_id is None)
+            self._store_question(
+                conversations, conversation_id, request.query, new=request.conversation_id is None
+            )
         )
+        turn = _Turn(request.query, history, started, conversations, conversation_id, stored)
         # Stored even if the answer never starts (the client left): then only this set holds the task.
         self._storing.add(stored)
         stored.add_done_callback(self._stored)
-        return Turnstart(conversation_id, history, started, stored)
+        return self._answering(turn, request, identity.access)
+
+    async def answer_stateless(
+        self, identity: Identity, question: str, history: list[Turn], options: RetrievalOptions
+    ) -> AsyncGenerator[AnswerEvent]:
+        """The answer to `question` after `history`, stored nowhere."""
+        return self._answering(_Turn(question, history, time.perf_counter()), options, identity.access)
 
     def _stored(self, task: asyncio.Task[None]) -> None:
         self._storing.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             log.error("storing a question failed: %s: %s", type(error).__name__, error)
 
-    async def _store_question(self, conversation_id: UUID, query: str, *, new: bool) -> None:
+    async def _store_question(
+        self, conversations: ConversationStore, conversation_id: UUID, question: str, *, new: bool
+    ) -> None:
         if new:
-            title = query[:_TITLE_CHARS]
-            await self.conversations.start(title, "user", query, conversation_id=conversation_id)
-        else:
-            await self.conversations.add_message(conversation_id, "user", query)
+            title = question[:_TITLE_CHARS]
+            await conversations.start(title, "user", question, conversation_id=conversation_id)
+        elif await conversations.add_message(conversation_id, "user", question) is None:
+            raise LookupError(f"conversation {conversation_id} was deleted while being continued")
 
-    async def retrieve(self, query: str, options: RetrievalOptions) -> Retrieval:
-        """The chunks that best match `query`, within the options' filters."""
+    async def _answering(
+        self, turn: _Turn, options: RetrievalOptions, access: Access
+    ) -> AsyncGenerator[AnswerEvent]:
+        parts: list[str] = []
+        retrieval: Retrieval | None = None
+        stage: Stage = "retrieval"
+        with log_context(conversation_id=turn.conversation_id):
+            try:
+                retrieval = await self.retrieve(turn.question, options, access=access)
+                stage = "llm"
+                yield Sources(retrieval.sources)
+                llm_started = time.perf_counter()
+                first_token_at: float | None = None
+                usage = Usage(prompt_tokens=0, completion_tokens=0)
+                with tracer.start_as_current_span("llm", attributes={"ragstream.model": self.chat.name}):
+                    async for chunk in self.chat.stream(
+                        self.chat_request(turn.question, turn.history, retrieval)
+                    ):
+                        if chunk.delta:
+                            first_token_at = first_token_at or time.perf_counter()
+                            parts.append(chunk.delta)
+                            yield Token(chunk.delta)
+                        if chunk.usage:
+                            usage = Usage(
+                                prompt_tokens=chunk.usage.prompt_tokens,
+                                completion_tokens=chunk.usage.completion_tokens,
+                            )
+                timings = self._timings(turn, retrieval, llm_started, first_token_at)
+                observe_answer(timings)
+                stage = "storage"
+                message_id = await self._finish(turn, "".join(parts), retrieval, usage=usage, timings=timings)
+                yield Finished(
+                    self.chat.name, usage, timings, retrieval.collection, turn.conversation_id, message_id
+                )
+            except asyncio.CancelledError:
+                # The client went away: keep what was said so far, marked as interrupted.
+                if retrieval is not None and parts and turn.conversations is not None:
+                    await asyncio.shield(self._save_interrupted(turn, retrieval, "".join(parts)))
+                raise
+            except Exception as exc:
+                log.exception("answering in conversation %s failed", turn.conversation_id)
+                ANSWER_ERRORS.labels(f"{stage}_error").inc()
+                yield Failed(stage, f"the answer failed during {stage}: {type(exc).__name__}: {exc}")
+
+    async def retrieve(self, query: str, options: RetrievalOptions, *, access: Access) -> Retrieval:
+        """The chunks that best match `query`, among those `access` may see, within the options' filters."""
         # The live generation says which collection to search and with which model to embed:
         # after a reindex switches it, the next question follows, with no restart.
         generation = await self.generations.get(self.settings.qdrant_collection)
@@ -124,6 +222,7 @@ class RagEngine:
             hits = await self.store.search(
                 generation.name,
                 vector,
+                access=access,
                 limit=options.top_k or self.settings.query_top_k,
                 where=where,
                 text=query,
@@ -154,18 +253,20 @@ class RagEngine:
             passages=[s.text for s in retrieval.sources],
         )
 
-    async def finish(
+    async def _finish(
         self,
-        turn: Turnstart,
+        turn: _Turn,
         answer: str,
         retrieval: Retrieval,
         *,
         usage: Usage,
         timings: Timings,
         interrupted: bool = False,
-    ) -> UUID:
+    ) -> UUID | None:
         """Store the assistant's answer with the sources it was given (and whether it was cut short),
-        after the question it answers."""
+        after the question it answers; None for a stateless turn."""
+        if turn.conversations is None or turn.conversation_id is None or turn.question_stored is None:
+            return None
         await turn.question_stored
         metadata: dict[str, Any] = {
             "sources": [s.model_dump(mode="json", exclude={"text"}) for s in retrieval.sources],
@@ -175,10 +276,18 @@ class RagEngine:
         }
         if interrupted:
             metadata["interrupted"] = True
-        return await self.conversations.add_message(turn.conversation_id, "assistant", answer, metadata)
+        message_id = await turn.conversations.add_message(turn.conversation_id, "assistant", answer, metadata)
+        if message_id is None:
+            raise LookupError(f"conversation {turn.conversation_id} was deleted while being answered")
+        return message_id
 
-    def timings(
-        self, turn: Turnstart, retrieval: Retrieval, llm_started: float, first_token_at: float | None
+    async def _save_interrupted(self, turn: _Turn, retrieval: Retrieval, partial: str) -> None:
+        timings = self._timings(turn, retrieval, time.perf_counter(), None)
+        usage = Usage(prompt_tokens=0, completion_tokens=0)
+        await self._finish(turn, partial, retrieval, usage=usage, timings=timings, interrupted=True)
+
+    def _timings(
+        self, turn: _Turn, retrieval: Retrieval, llm_started: float, first_token_at: float | None
     ) -> Timings:
         return Timings(
             embed_ms=retrieval.embed_ms,

@@ -45,6 +45,8 @@ async def parse(
         "operation": event.operation,
         "filename": event.filename,
         "uploaded_at": event.uploaded_at,
+        "tenant": event.tenant,
+        "groups": event.groups,
     }
     if event.operation == "delete":
         return [DocumentChunked(**common, batch_index=0, batch_count=1, chunks=[])]

@@ -1,7 +1,11 @@
 """Which chunk batches of a document version are in the index (`ingest_batches`), so the upsert
-stage knows when the version is complete. Recording a batch twice is harmless."""
+stage knows when the version is complete (recording a batch twice is harmless); and what a replay
+reads of a document's row."""
 
 from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
 
 from apps.common.database import Pool
 from schemas.events import DocumentChunked
@@ -54,3 +58,12 @@ async def generation_progress(pool: Pool, collection: str, alias: str) -> tuple[
     if row is None:
         return 0, 0, 0
     return int(row["total"]), int(row["done"]), int(row["chunks"])
+
+
+async def indexed_state(pool: Pool, document_id: UUID) -> dict[str, Any] | None:
+    """What a replay needs of a document's row: its status, versions and collection."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT status, version, indexed_version, collection FROM documents WHERE id = %s", (document_id,)
+        )
+        return await cur.fetchone()

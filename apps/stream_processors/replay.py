@@ -22,7 +22,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
-from apps.common import documents, generations
+from apps.common import generations
 from apps.common.embeddings import Embedder
 from apps.common.kafka import consumer_options
 from apps.stream_processors import progress
@@ -58,7 +58,7 @@ class Replay:
 
     async def _indexed_version(self, event: DocumentRef) -> str | None:
         """The version of the event's document to index, if this event carries it; else None."""
-        row = await documents.get(self.resources.pool, event.document_id)
+        row = await progress.indexed_state(self.resources.pool, event.document_id)
         if (
             row is None
             or row["status"] in ("deleted", "failed")

@@ -31,6 +31,8 @@ def chunk_points(event: DocumentEmbedded) -> list[ChunkPoint]:
                 upload_timestamp=event.uploaded_at,
                 page=chunk.page,
                 section=chunk.section,
+                tenant_id=event.tenant,
+                groups=event.groups,
             ),
         )
         for row, chunk in enumerate(event.chunks)

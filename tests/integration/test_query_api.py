@@ -26,6 +26,7 @@ from apps.cli.system import System, running_system
 from apps.common.settings import Settings
 from apps.common.vector_store import ChunkPoint
 from apps.devstack.stack import LocalStack
+from apps.query_api.conversation_store import ConversationStore
 from apps.query_api.rag import RagEngine, Retrieval
 from schemas.points import ChunkPayload, point_id
 from tests.openai_stub import CHAT_DELTAS, FAILS_AFTER, OpenAIStub, running_openai_stub
@@ -208,19 +209,19 @@ async def test_retrieval_runs_while_the_question_is_stored(
     assert extractive_api.system.api is not None
     engine: RagEngine = extractive_api.system.api.state.engine
     storing, retrieving = asyncio.Event(), asyncio.Event()
-    start, retrieve = engine.conversations.start, engine.retrieve
+    start, retrieve = ConversationStore.start, engine.retrieve
 
-    async def slow_start(*args: Any, **kwargs: Any) -> tuple[uuid.UUID, uuid.UUID]:
+    async def slow_start(store: ConversationStore, *args: Any, **kwargs: Any) -> tuple[uuid.UUID, uuid.UUID]:
         storing.set()
         await asyncio.wait_for(retrieving.wait(), 10)
-        return await start(*args, **kwargs)
+        return await start(store, *args, **kwargs)
 
-    async def slow_retrieve(*args: Any) -> Retrieval:
+    async def slow_retrieve(*args: Any, **kwargs: Any) -> Retrieval:
         retrieving.set()
         await asyncio.wait_for(storing.wait(), 10)
-        return await retrieve(*args)
+        return await retrieve(*args, **kwargs)
 
-    monkeypatch.setattr(engine.conversations, "start", slow_start)
+    monkeypatch.setattr(ConversationStore, "start", slow_start)
     monkeypatch.setattr(engine, "retrieve", slow_retrieve)
     async with extractive_api.client() as client:
         events = await sse_events(client, {"query": "What causes tides?"})
@@ -233,13 +234,10 @@ async def test_retrieval_runs_while_the_question_is_stored(
 async def test_a_question_that_cannot_be_stored_ends_with_a_storage_error(
     extractive_api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert extractive_api.system.api is not None
-    engine: RagEngine = extractive_api.system.api.state.engine
-
     async def failing_start(*args: Any, **kwargs: Any) -> tuple[uuid.UUID, uuid.UUID]:
         raise psycopg.OperationalError("the database went away")
 
-    monkeypatch.setattr(engine.conversations, "start", failing_start)
+    monkeypatch.setattr(ConversationStore, "start", failing_start)
     async with extractive_api.client() as client:
         events = await sse_events(client, {"query": "What causes tides?"})
     names = [name for name, _ in events]

@@ -21,6 +21,7 @@ import pytest
 from apps.cli.system import ALL_COMPONENTS, running_system
 from apps.common import generations
 from apps.common.database import open_pool
+from apps.common.identity import DEFAULT_TENANT, GROUPS_METADATA, Access
 from apps.common.s3 import s3_client
 from apps.common.settings import Settings
 from apps.common.vector_store import SearchFilter, VectorStore
@@ -57,12 +58,46 @@ async def ragstream(settings: Settings, *args: str) -> tuple[int, str]:
     return process.returncode, output.decode()
 
 
+EVERY_DEFAULT_POINT = Access(tenant=DEFAULT_TENANT, every_group=True)
+
+
 async def point_versions(
-    store: VectorStore, collection: str, document_id: UUID, dimensions: int
+    store: VectorStore,
+    collection: str,
+    document_id: UUID,
+    dimensions: int,
+    access: Access = EVERY_DEFAULT_POINT,
 ) -> list[str]:
     probe = np.ones(dimensions, dtype=np.float32) / np.sqrt(dimensions)
-    hits = await store.search(collection, probe, limit=1000, where=SearchFilter(document_ids=[document_id]))
+    hits = await store.search(
+        collection, probe, access=access, limit=1000, where=SearchFilter(document_ids=[document_id])
+    )
     return [hit.payload.version for hit in hits]
+
+
+# A tenant's document for a group: a reindex must keep who may see its points.
+GROUP_KEY = "tenants/acme/reindex/launch-codes.md"
+
+
+async def put_group_document(s3: Any, settings: Settings) -> None:
+    await s3.put_object(
+        Bucket=settings.s3_bucket,
+        Key=GROUP_KEY,
+        Body=article("launch codes").encode(),
+        Metadata={GROUPS_METADATA: "legal"},
+    )
+
+
+async def assert_seen_by_its_group_only(
+    store: VectorStore, collection: str, document_id: UUID, dimensions: int
+) -> None:
+    def seen(access: Access) -> Any:
+        return point_versions(store, collection, document_id, dimensions, access)
+
+    assert await seen(Access(tenant="acme", groups=frozenset({"legal"})))
+    assert await seen(Access(tenant="acme", every_group=True))
+    assert not await seen(Access(tenant="acme", groups=frozenset({"sales"})))
+    assert not await seen(Access(tenant=DEFAULT_TENANT, every_group=True))
 
 
 class Questions:
@@ -112,6 +147,7 @@ async def test_reindex_with_another_chunk_size(settings: Settings) -> None:
             for key, topic in zip(keys, TOPICS, strict=True):
                 await s3.put_object(Bucket=settings.s3_bucket, Key=key, Body=article(topic).encode())
             await s3.put_object(Bucket=settings.s3_bucket, Key=deleted, Body=article("avalanches").encode())
+            await put_group_document(s3, settings)
             for version in range(1, 4):
                 await s3.put_object(
                     Bucket=settings.s3_bucket,
@@ -119,7 +155,7 @@ async def test_reindex_with_another_chunk_size(settings: Settings) -> None:
                     Body=article(f"aurora version {version}").encode(),
                 )
                 await wait_until_complete(settings, [replaced])
-            await wait_until_complete(settings, [*keys, deleted])
+            await wait_until_complete(settings, [*keys, deleted, GROUP_KEY])
             await s3.delete_object(Bucket=settings.s3_bucket, Key=deleted)
 
         pool = await open_pool(settings.database_url)
@@ -168,10 +204,14 @@ async def test_reindex_with_another_chunk_size(settings: Settings) -> None:
             expected_total = 0
             from tests.support import document_rows
 
-            rows = {row["s3_key"]: row for row in await document_rows(settings, [*keys, replaced, deleted])}
+            rows = {
+                row["s3_key"]: row
+                for row in await document_rows(settings, [*keys, replaced, deleted, GROUP_KEY])
+            }
             for key, text in [
                 *zip(keys, map(article, TOPICS), strict=True),
                 (replaced, article("aurora version 3")),
+                (GROUP_KEY, article("launch codes")),
             ]:
                 expected = len(
                     chunk_elements(partition_document(text.encode(), key, "text/markdown").elements, policy)
@@ -183,6 +223,7 @@ async def test_reindex_with_another_chunk_size(settings: Settings) -> None:
                 rows[replaced]["version"]
             }
             assert await store.count(new_name, document_id=rows[deleted]["id"]) == 0
+            await assert_seen_by_its_group_only(store, new_name, rows[GROUP_KEY]["id"], 384)
 
             code, output = await ragstream(settings, "status")
             assert code == 0, output
@@ -231,7 +272,8 @@ async def test_reindex_from_chunks_with_another_embedding_model(
         async with s3_client(settings) as s3:
             for key, topic in zip(keys, TOPICS[:3], strict=True):
                 await s3.put_object(Bucket=settings.s3_bucket, Key=key, Body=article(topic).encode())
-        rows = await wait_until_complete(settings, keys)
+            await put_group_document(s3, settings)
+        rows = await wait_until_complete(settings, [*keys, GROUP_KEY])
         assert not stub.embedding_requests
 
         code, output = await ragstream(
@@ -242,6 +284,8 @@ async def test_reindex_from_chunks_with_another_embedding_model(
         assert await system.store.count(new_name) == sum(r["chunk_count"] for r in rows)
         embedded = sum(len(inputs) for inputs in stub.embedding_requests)
         assert embedded == sum(r["chunk_count"] for r in rows)  # every chunk once, none parsed again
+        [group_row] = [r for r in rows if r["s3_key"] == GROUP_KEY]
+        await assert_seen_by_its_group_only(system.store, new_name, group_row["id"], 1536)
 
         async with httpx.AsyncClient(base_url=settings.api_url, timeout=60) as client:
             response = await client.post("/v1/query", json={"query": "What about deserts?", "stream": False})

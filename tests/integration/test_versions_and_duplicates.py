@@ -15,6 +15,7 @@ import pytest
 
 from apps.cli.system import ALL_COMPONENTS, System, running_system
 from apps.common.documents import document_id_for
+from apps.common.identity import DEFAULT_TENANT, Access
 from apps.common.s3 import s3_client, sqs_client
 from apps.common.settings import Settings
 from apps.common.vector_store import SearchFilter, VectorStore
@@ -62,7 +63,11 @@ async def point_versions(store: VectorStore, settings: Settings, document_id: st
 
     probe = np.ones(384, dtype=np.float32) / np.sqrt(384)
     hits = await store.search(
-        settings.qdrant_collection, probe, limit=1000, where=SearchFilter(document_ids=[UUID(document_id)])
+        settings.qdrant_collection,
+        probe,
+        access=Access(tenant=DEFAULT_TENANT, every_group=True),
+        limit=1000,
+        where=SearchFilter(document_ids=[UUID(document_id)]),
     )
     return [hit.payload.version for hit in hits]
 

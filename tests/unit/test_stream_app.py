@@ -22,6 +22,7 @@ from temporalio.client import Client
 from apps.common.database import Pool
 from apps.common.embeddings import MODEL_SPECS, Embedders, EmbeddingModelSpec, QuestionsAsRequests, Vectors
 from apps.common.generations import LiveGenerations
+from apps.common.identity import DEFAULT_TENANT, Access
 from apps.common.kafka import make_broker
 from apps.common.qdrant_edge_store import QdrantEdgeStore
 from apps.common.settings import Settings
@@ -336,7 +337,11 @@ async def test_a_ready_document_is_parsed_embedded_upserted_and_reported(pipelin
 
     assert await pipeline.store.count(COLLECTION, document_id=event.document_id) == 3
     [hit] = await pipeline.store.search(
-        COLLECTION, unit_vector(texts[1]), limit=1, where=SearchFilter(document_ids=[event.document_id])
+        COLLECTION,
+        unit_vector(texts[1]),
+        access=Access(tenant=DEFAULT_TENANT, every_group=True),
+        limit=1,
+        where=SearchFilter(document_ids=[event.document_id]),
     )
     assert hit.id == point_id(event.document_id, "v1", 1)
     assert hit.payload.content == texts[1]
@@ -389,7 +394,11 @@ async def test_a_new_version_replaces_the_points_of_the_old_one(pipeline: Pipeli
 
     assert await pipeline.store.count(COLLECTION, document_id=first.document_id) == 1
     hits = await pipeline.store.search(
-        COLLECTION, unit_vector("Only one paragraph now."), limit=10, where=SearchFilter()
+        COLLECTION,
+        unit_vector("Only one paragraph now."),
+        access=Access(tenant=DEFAULT_TENANT, every_group=True),
+        limit=10,
+        where=SearchFilter(),
     )
     assert [(h.payload.version, h.payload.content) for h in hits] == [("v2", "Only one paragraph now.")]
     assert [signal for _, _, signal in pipeline.temporal.signals] == [

@@ -1,11 +1,11 @@
 """The vector-store port, one suite run against both adapters: Qdrant Edge in-process
 (`QdrantEdgeStore`) and qdrant-client's local mode standing in for a Qdrant server
-(`QdrantServerStore`). Results are checked against a brute-force cosine ranking, and the
-two adapters against each other."""
+(`QdrantServerStore`). Results are checked against a brute-force cosine ranking and the
+visibility rule (`Access.sees`), and the two adapters against each other."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -14,7 +14,11 @@ from uuid import UUID, uuid5
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from qdrant_edge import EdgeShard, KeywordIndexParams, PayloadSchemaType, UpdateOperation
 
+from apps.common.identity import DEFAULT_TENANT, Access
 from apps.common.qdrant_edge_store import QdrantEdgeStore
 from apps.common.qdrant_server_store import QdrantServerStore
 from apps.common.vector_store import (
@@ -23,6 +27,7 @@ from apps.common.vector_store import (
     SearchFilter,
     VectorStore,
 )
+from schemas.api import SearchMode
 from schemas.points import ChunkPayload, point_id
 
 pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect in the local Qdrant")
@@ -31,6 +36,9 @@ DIMENSIONS = 16
 NAMESPACE = UUID("0b7c56a4-7f0e-4a35-9d0e-1f4a39c5d3a1")
 DOCUMENTS = [uuid5(NAMESPACE, f"doc{i}") for i in range(6)]
 CHUNKS_PER_DOCUMENT = 4
+# The corpora below are the default tenant's, without groups: its admin sees them all.
+DEFAULT_TENANT_ADMIN = Access(tenant=DEFAULT_TENANT, every_group=True)
+MODES: tuple[SearchMode, ...] = ("dense", "sparse", "hybrid")
 
 
 def _day(n: int) -> datetime:
@@ -156,7 +164,9 @@ async def test_set_alias_switches_what_the_alias_reads(store: VectorStore) -> No
 
     assert await store.resolve("documents") == "documents_g2"
     assert await store.count("documents") == 2
-    hits = await store.search("documents", new[0].vector, limit=10, where=SearchFilter())
+    hits = await store.search(
+        "documents", new[0].vector, access=DEFAULT_TENANT_ADMIN, limit=10, where=SearchFilter()
+    )
     assert {h.payload.version for h in hits} == {"v2"}
     # The old generation stays until it is dropped.
     assert await store.count("documents_g1") == 4
@@ -176,7 +186,7 @@ async def test_search_ranks_by_cosine_within_the_filter(store: VectorStore, filt
     where = FILTERS[filter_name]
 
     for query in QUERIES:
-        hits = await store.search(collection, query, limit=5, where=where)
+        hits = await store.search(collection, query, access=DEFAULT_TENANT_ADMIN, limit=5, where=where)
 
         assert [h.id for h in hits] == _expected(CORPUS, query, where, 5)
         scores = [h.score for h in hits]
@@ -190,7 +200,11 @@ async def test_search_returns_the_payload_as_written(store: VectorStore) -> None
 
     for point in CORPUS[:6]:
         [hit] = await store.search(
-            collection, point.vector, limit=1, where=SearchFilter(document_ids=[point.payload.document_id])
+            collection,
+            point.vector,
+            access=DEFAULT_TENANT_ADMIN,
+            limit=1,
+            where=SearchFilter(document_ids=[point.payload.document_id]),
         )
         assert hit.id == point.id
         assert hit.payload == point.payload
@@ -206,7 +220,9 @@ async def test_upserting_the_same_ids_again_overwrites(store: VectorStore) -> No
     await store.upsert(collection, rewritten)
 
     assert await store.count(collection) == len(CORPUS)
-    [hit] = await store.search(collection, CORPUS[0].vector, limit=1, where=SearchFilter())
+    [hit] = await store.search(
+        collection, CORPUS[0].vector, access=DEFAULT_TENANT_ADMIN, limit=1, where=SearchFilter()
+    )
     assert hit.payload.content == "rewritten"
 
 
@@ -226,7 +242,9 @@ async def test_delete_document_removes_all_its_points(store: VectorStore) -> Non
 
     assert await store.count(collection, document_id=DOCUMENTS[2]) == 0
     assert await store.count(collection) == len(CORPUS) - CHUNKS_PER_DOCUMENT
-    hits = await store.search(collection, QUERIES[0], limit=len(CORPUS), where=SearchFilter())
+    hits = await store.search(
+        collection, QUERIES[0], access=DEFAULT_TENANT_ADMIN, limit=len(CORPUS), where=SearchFilter()
+    )
     assert DOCUMENTS[2] not in {h.payload.document_id for h in hits}
 
 
@@ -241,7 +259,11 @@ async def test_delete_document_can_keep_one_version(store: VectorStore) -> None:
 
     assert await store.count(collection, document_id=document_id) == 2
     hits = await store.search(
-        collection, QUERIES[1], limit=10, where=SearchFilter(document_ids=[document_id])
+        collection,
+        QUERIES[1],
+        access=DEFAULT_TENANT_ADMIN,
+        limit=10,
+        where=SearchFilter(document_ids=[document_id]),
     )
     assert sorted(h.id for h in hits) == sorted(p.id for p in newer)
     # Other documents are untouched, whatever their version.
@@ -250,7 +272,7 @@ async def test_delete_document_can_keep_one_version(store: VectorStore) -> None:
 
 async def test_a_missing_collection_raises_collection_not_found(store: VectorStore) -> None:
     with pytest.raises(CollectionNotFound):
-        await store.search("missing", QUERIES[0], limit=5, where=SearchFilter())
+        await store.search("missing", QUERIES[0], access=DEFAULT_TENANT_ADMIN, limit=5, where=SearchFilter())
     with pytest.raises(CollectionNotFound):
         await store.count("missing")
     with pytest.raises(CollectionNotFound):
@@ -268,7 +290,7 @@ async def test_drop_collection(store: VectorStore) -> None:
 
     assert not await store.collection_exists(collection)
     with pytest.raises(CollectionNotFound):
-        await store.search(collection, QUERIES[0], limit=5, where=SearchFilter())
+        await store.search(collection, QUERIES[0], access=DEFAULT_TENANT_ADMIN, limit=5, where=SearchFilter())
     with pytest.raises(CollectionNotFound):
         await store.count(collection)
     assert await store.count("other") == len(CORPUS)
@@ -303,7 +325,8 @@ async def _answers(store: VectorStore) -> dict[tuple[str, int], list[Hit]]:
     collection = await _loaded(store)
     return {
         (name, i): [
-            Hit(h.id, h.score, h.payload) for h in await store.search(collection, query, limit=7, where=where)
+            Hit(h.id, h.score, h.payload)
+            for h in await store.search(collection, query, access=DEFAULT_TENANT_ADMIN, limit=7, where=where)
         ]
         for name, where in FILTERS.items()
         for i, query in enumerate(QUERIES)
@@ -367,7 +390,15 @@ def _worded(texts: Sequence[str] = WORDS, rng_seed: int = 11) -> list[ChunkPoint
 async def test_sparse_search_finds_the_words(store: VectorStore, words: str) -> None:
     await store.ensure_collection("worded", DIMENSIONS)
     await store.upsert("worded", _worded())
-    hits = await store.search("worded", QUERIES[0], limit=3, where=SearchFilter(), text=words, mode="sparse")
+    hits = await store.search(
+        "worded",
+        QUERIES[0],
+        access=DEFAULT_TENANT_ADMIN,
+        limit=3,
+        where=SearchFilter(),
+        text=words,
+        mode="sparse",
+    )
     assert hits
     assert all(any(word in hit.payload.content for word in words.split()) for hit in hits)
 
@@ -379,12 +410,19 @@ async def test_hybrid_search_fuses_meaning_and_words(store: VectorStore) -> None
     # The vector points at the glacier chunk; the words name the sourdough one: both are in.
     glacier, sourdough = corpus[3], corpus[1]
     hits = await store.search(
-        "worded", glacier.vector, limit=2, where=SearchFilter(), text="sourdough starter", mode="hybrid"
+        "worded",
+        glacier.vector,
+        access=DEFAULT_TENANT_ADMIN,
+        limit=2,
+        where=SearchFilter(),
+        text="sourdough starter",
+        mode="hybrid",
     )
     assert {h.id for h in hits} == {glacier.id, sourdough.id}
     filtered = await store.search(
         "worded",
         glacier.vector,
+        access=DEFAULT_TENANT_ADMIN,
         limit=2,
         where=SearchFilter(document_ids=[DOCUMENTS[1]]),
         text="sourdough starter",
@@ -404,7 +442,13 @@ async def test_both_adapters_rank_words_and_fusion_alike(tmp_path: Path) -> None
                 [
                     h.id
                     for h in await store.search(
-                        "worded", query, limit=4, where=SearchFilter(), text=words, mode=mode
+                        "worded",
+                        query,
+                        access=DEFAULT_TENANT_ADMIN,
+                        limit=4,
+                        where=SearchFilter(),
+                        text=words,
+                        mode=mode,
                     )
                 ]
                 for query, words in zip(QUERIES, ["penguins", "water", "moon tides", "snow"], strict=True)
@@ -431,9 +475,17 @@ async def _code_hits(store: VectorStore, words: str, limit: int = 3) -> list[str
     await store.ensure_collection("code", DIMENSIONS)
     await store.upsert("code", _worded(CODE))
     hits = await store.search(
-        "code", QUERIES[0], limit=limit, where=SearchFilter(), text=words, mode="sparse"
+        "code",
+        QUERIES[0],
+        access=DEFAULT_TENANT_ADMIN,
+        limit=limit,
+        where=SearchFilter(),
+        text=words,
+        mode="sparse",
     )
-    return [h.payload.content for h in hits]
+    # Chunks of equal score come in no set order: by their text, so that two rankings compare.
+    ranked = sorted(hits, key=lambda h: (-round(h.score, 4), h.payload.content))
+    return [h.payload.content for h in ranked]
 
 
 @pytest.mark.parametrize(
@@ -477,3 +529,223 @@ async def test_both_adapters_rank_identifiers_alike(tmp_path: Path) -> None:
         finally:
             await store.close()
     assert ranked["edge"] == ranked["server"]
+
+
+# Ownership and visibility: tenants and groups on each point, the caller's `Access` on each search.
+
+
+def _owned(
+    n: int,
+    vector: npt.NDArray[np.float32],
+    *,
+    tenant: str,
+    groups: Collection[str] = (),
+    content: str = "penguin notes",
+) -> ChunkPoint:
+    document_id = uuid5(NAMESPACE, f"owned{n}")
+    return ChunkPoint(
+        id=point_id(document_id, "v1", 0),
+        vector=vector,
+        payload=ChunkPayload(
+            document_id=document_id,
+            version="v1",
+            chunk_index=0,
+            content=content,
+            filename=f"owned{n}.txt",
+            upload_timestamp=_day(0),
+            tenant_id=tenant,
+            groups=sorted(groups),
+        ),
+    )
+
+
+async def _ids(
+    store: VectorStore, collection: str, access: Access, mode: SearchMode, limit: int, text: str = "penguin"
+) -> list[UUID]:
+    hits = await store.search(
+        collection, QUERIES[0], access=access, limit=limit, where=SearchFilter(), text=text, mode=mode
+    )
+    return [h.id for h in hits]
+
+
+def test_a_chunk_belongs_to_the_default_tenant_unless_told() -> None:
+    """schemas/ spells the default tenant out (it imports nothing from apps): the two stay alike."""
+    assert ChunkPayload.model_fields["tenant_id"].default == DEFAULT_TENANT
+
+
+async def test_a_search_names_whose_it_is(store: VectorStore) -> None:
+    collection = await _loaded(store)
+
+    with pytest.raises(TypeError, match="access"):
+        await store.search(collection, QUERIES[0], limit=5, where=SearchFilter())  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_search_never_returns_another_tenants_points(store: VectorStore, mode: SearchMode) -> None:
+    rng = np.random.default_rng(21)
+    points = [_owned(n, _unit(rng), tenant="acme" if n % 2 else "globex") for n in range(12)]
+    await store.ensure_collection("owned", DIMENSIONS)
+    await store.upsert("owned", points)
+
+    for tenant in ("acme", "globex"):
+        found = await _ids(store, "owned", Access(tenant=tenant), mode, limit=len(points))
+        assert sorted(found) == sorted(p.id for p in points if p.payload.tenant_id == tenant)
+    # Seeing every group is seeing all of one's own tenant, not of others.
+    assert (
+        await _ids(store, "owned", Access(tenant="initech", every_group=True), mode, limit=len(points)) == []
+    )
+
+
+# Tenant acme's documents: one for the whole tenant (no groups), the others for their groups only.
+GROUPED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "acme everyone": ("acme", ()),
+    "acme eng": ("acme", ("eng",)),
+    "acme eng+ops": ("acme", ("eng", "ops")),
+    "acme sales": ("acme", ("sales",)),
+    "globex everyone": ("globex", ()),
+    "globex eng": ("globex", ("eng",)),
+}
+SEES: dict[str, tuple[Access, set[str]]] = {
+    "an outsider": (Access(tenant="acme"), {"acme everyone"}),
+    "an engineer": (
+        Access(tenant="acme", groups=frozenset({"eng"})),
+        {"acme everyone", "acme eng", "acme eng+ops"},
+    ),
+    "ops and hr": (Access(tenant="acme", groups=frozenset({"ops", "hr"})), {"acme everyone", "acme eng+ops"}),
+    "sales": (Access(tenant="acme", groups=frozenset({"sales"})), {"acme everyone", "acme sales"}),
+    "the admin": (Access(tenant="acme", every_group=True), {n for n in GROUPED if n.startswith("acme")}),
+    "globex's engineer": (
+        Access(tenant="globex", groups=frozenset({"eng"})),
+        {"globex everyone", "globex eng"},
+    ),
+}
+
+
+@pytest.mark.parametrize("caller", list(SEES))
+async def test_groups_narrow_what_a_tenant_sees(store: VectorStore, caller: str) -> None:
+    """A document without groups is the whole tenant's; one with groups, only their members' (and
+    the admin's, who sees all of its tenant's)."""
+    rng = np.random.default_rng(22)
+    points = {
+        name: _owned(n, _unit(rng), tenant=tenant, groups=groups)
+        for n, (name, (tenant, groups)) in enumerate(GROUPED.items())
+    }
+    await store.ensure_collection("owned", DIMENSIONS)
+    await store.upsert("owned", list(points.values()))
+    access, names = SEES[caller]
+
+    for mode in MODES:
+        found = await _ids(store, "owned", access, mode, limit=len(points))
+        assert sorted(found) == sorted(points[name].id for name in names), mode
+
+
+def _near(query: npt.NDArray[np.float32], rng: np.random.Generator) -> npt.NDArray[np.float32]:
+    vector = query + 0.05 * rng.standard_normal(DIMENSIONS).astype(np.float32)
+    normalised: npt.NDArray[np.float32] = vector / np.linalg.norm(vector)
+    return normalised
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_small_tenant_gets_a_full_top_k_among_a_big_tenants_points(
+    store: VectorStore, mode: SearchMode
+) -> None:
+    """The filter narrows the candidates themselves (each prefetch's, in hybrid): a tenant gets its
+    best `limit` points even where another tenant's would take every candidate slot."""
+    rng = np.random.default_rng(23)
+    # Nearer to the question and saying its words more: unfiltered, these are all the candidates.
+    big = [
+        _owned(n, _near(QUERIES[0], rng), tenant="big", content="penguin penguin krill") for n in range(80)
+    ]
+    small = [_owned(100 + n, _unit(rng), tenant="small", content=f"penguin notes {n}") for n in range(6)]
+    await store.ensure_collection("owned", DIMENSIONS)
+    await store.upsert("owned", big + small)
+
+    found = await _ids(store, "owned", Access(tenant="small"), mode, limit=4, text="penguin krill")
+
+    assert len(found) == 4
+    assert set(found) <= {p.id for p in small}
+    if mode == "dense":
+        assert found == _expected(small, QUERIES[0], SearchFilter(), 4)
+
+
+TENANTS = ("t0", "t1", "t2")
+GROUP_NAMES = ("g0", "g1", "g2")
+VOCABULARY = ("penguin", "glacier", "sourdough", "krill", "tide")
+_owners = st.tuples(
+    st.sampled_from(TENANTS), st.frozensets(st.sampled_from(GROUP_NAMES)), st.sampled_from(VOCABULARY)
+)
+_callers = st.builds(
+    Access,
+    tenant=st.sampled_from(TENANTS),
+    groups=st.frozensets(st.sampled_from(GROUP_NAMES)),
+    every_group=st.booleans(),
+)
+
+
+# One store serves every example, each in a fresh collection dropped after it.
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    owners=st.lists(_owners, min_size=5, max_size=30),
+    callers=st.lists(_callers, min_size=1, max_size=3),
+    seed=st.integers(0, 2**32 - 1),
+    limit=st.integers(1, 12),
+    word=st.sampled_from(VOCABULARY),
+)
+async def test_property_a_search_returns_only_what_the_caller_may_see(
+    store: VectorStore,
+    owners: list[tuple[str, frozenset[str], str]],
+    callers: list[Access],
+    seed: int,
+    limit: int,
+    word: str,
+) -> None:
+    rng = np.random.default_rng(seed)
+    points = [
+        _owned(n, _unit(rng), tenant=tenant, groups=groups, content=f"{said} notes")
+        for n, (tenant, groups, said) in enumerate(owners)
+    ]
+    await store.ensure_collection("property", DIMENSIONS)
+    try:
+        await store.upsert("property", points)
+        for access in callers:
+            visible = {p.id for p in points if access.sees(p.payload.tenant_id, p.payload.groups)}
+            saying = {p.id for p in points if p.payload.content.startswith(word)} & visible
+            for mode in MODES:
+                found = await _ids(store, "property", access, mode, limit, text=word)
+                assert set(found) <= visible, mode
+                # A full top-k of what the caller may see: by meaning every visible point is a
+                # candidate; by words, every visible point that says the word.
+                assert len(found) == min(limit, len(saying if mode == "sparse" else visible)), mode
+            assert set(await _ids(store, "property", access, "dense", len(points))) == visible
+    finally:
+        await store.drop_collection("property")
+
+
+async def test_edge_adds_the_indexes_a_shard_made_before_tenants_lacks(tmp_path: Path) -> None:
+    store = QdrantEdgeStore(tmp_path)
+    await _loaded(store)
+    await store.close()
+    path = str(tmp_path / "collections" / "chunks")
+    old = EdgeShard.load(path)
+    for field in ("tenant_id", "groups"):
+        old.update(UpdateOperation.delete_field_index(field))
+    old.close()
+
+    reopened = QdrantEdgeStore(tmp_path)
+    await reopened.ensure_collection("chunks", DIMENSIONS)
+    await reopened.close()
+
+    shard = EdgeShard.load(path)
+    try:
+        schema = shard.info().payload_schema
+    finally:
+        shard.close()
+    tenant = schema["tenant_id"].params
+    assert isinstance(tenant, KeywordIndexParams)
+    assert tenant.is_tenant
+    assert schema["groups"].data_type == PayloadSchemaType.Keyword
+    assert set(schema) == {"document_id", "upload_timestamp", "tenant_id", "groups"}
