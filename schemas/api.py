@@ -167,6 +167,8 @@ class Document(BaseModel):
     )
     indexed_version: str | None = Field(description="the version whose chunks are searchable")
     collection: str = Field(description="the alias of the collections the document is indexed in")
+    tenant: str = Field(description="the tenant it belongs to: its key's `tenants/{tenant}/` prefix")
+    groups: list[str] = Field(description="who may see it besides the tenant's admins; none: everyone in it")
     workflow_id: str | None
     uploaded_at: datetime
     indexed_at: datetime | None
@@ -179,6 +181,28 @@ class DocumentPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class UploadUrlRequest(BaseModel):
+    """A presigned upload: the file's name and size, and optionally its groups and key."""
+
+    filename: str = Field(min_length=1, max_length=255)
+    size: int = Field(ge=0, description="bytes; over RAGSTREAM_MAX_OBJECT_SIZE is a 413")
+    content_type: str | None = Field(default=None, description="informative: the type comes from the name")
+    groups: str | None = Field(default=None, description="comma-separated groups that may see it")
+    key: str | None = Field(
+        default=None, description="the key under the tenant's prefix; default the filename"
+    )
+
+
+class PresignedUpload(BaseModel):
+    """Where to PUT the file, with which headers, until when."""
+
+    url: str
+    headers: dict[str, str] = Field(description="send these with the PUT, exactly")
+    key: str
+    document_id: UUID
+    expires_at: datetime
 
 
 class S3EventsAccepted(BaseModel):

@@ -1,9 +1,11 @@
-"""`ragstream ingest PATH...`: put files into the bucket (which emits the S3 events) and, with
-`--wait`, show progress until each is indexed or failed."""
+"""`ragstream ingest PATH...`: put files into the bucket (which emits the S3 events), under a
+tenant's prefix and with the groups that may see them when asked, and, with `--wait`, show progress
+until each is indexed or failed."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +18,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from apps.cli.api_client import api_client, unreachable_message
 from apps.common import file_types
 from apps.common.documents import document_id_for
+from apps.common.identity import DEFAULT_TENANT, GROUPS_METADATA, TENANT_PREFIX
 from apps.common.s3 import s3_client
 from apps.common.settings import Settings
 
 console = Console(stderr=True)
 _TERMINAL = {"complete", "failed", "deleted"}
+_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 @dataclass
@@ -46,14 +50,37 @@ def collect_files(paths: list[Path]) -> list[tuple[Path, str]]:
     return found
 
 
-async def upload(settings: Settings, files: list[tuple[Path, str]], prefix: str) -> list[Uploaded]:
+@dataclass(frozen=True)
+class Placement:
+    """Where the files go: a key prefix, under a tenant's (`tenants/{tenant}/`) when one is named,
+    and the groups that may see them (none: the whole tenant)."""
+
+    prefix: str = ""
+    tenant: str | None = None
+    groups: frozenset[str] = frozenset()
+
+    def key(self, relative: str) -> str:
+        return (
+            f"{TENANT_PREFIX}{self.tenant}/{self.prefix}{relative}" if self.tenant else self.prefix + relative
+        )
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return {GROUPS_METADATA: ",".join(sorted(self.groups))} if self.groups else {}
+
+
+async def upload(settings: Settings, files: list[tuple[Path, str]], placement: Placement) -> list[Uploaded]:
     uploaded = []
     async with s3_client(settings) as s3:
         for path, key in files:
-            object_key = f"{prefix}{key}"
+            object_key = placement.key(key)
             content_type = file_types.content_type_for(path.name) or "application/octet-stream"
             response = await s3.put_object(
-                Bucket=settings.s3_bucket, Key=object_key, Body=path.read_bytes(), ContentType=content_type
+                Bucket=settings.s3_bucket,
+                Key=object_key,
+                Body=path.read_bytes(),
+                ContentType=content_type,
+                Metadata=placement.metadata,
             )
             version = response.get("VersionId") or response["ETag"].strip('"')
             uploaded.append(
@@ -102,13 +129,37 @@ def wait_until_indexed(settings: Settings, uploaded: list[Uploaded], timeout: fl
     return failures
 
 
-def run_ingest(settings: Settings, paths: list[Path], *, wait: bool, prefix: str, timeout: float) -> int:
+def run_ingest(
+    settings: Settings, paths: list[Path], *, wait: bool, placement: Placement, timeout: float
+) -> int:
     files = collect_files(paths)
     if not files:
         console.print(f"no files to ingest (ragstream indexes {file_types.supported_extensions()})")
         return 1
-    uploaded = asyncio.run(upload(settings, files, prefix))
+    if placement.tenant is not None and not _TENANT.fullmatch(placement.tenant):
+        console.print(f"[red]--tenant {placement.tenant!r} is not a tenant name[/] (letters, digits, . _ -)")
+        return 1
+    uploaded = asyncio.run(upload(settings, files, placement))
     if not wait:
         console.print(f"{len(uploaded)} file(s) uploaded; `ragstream ingest --wait` shows indexing progress")
         return 0
+    tenant = placement.tenant or DEFAULT_TENANT
+    caller = _caller_tenant(settings)
+    if caller != tenant:
+        console.print(
+            f"[yellow]not waiting:[/] the API takes you to be of tenant {caller!r}, and tenant {tenant!r}'s"
+            " documents are not visible to you. To follow them, call with credentials of that tenant"
+            " (RAGSTREAM_API_TOKEN set to its gateway JWT)."
+        )
+        return 0
     return 1 if wait_until_indexed(settings, uploaded, timeout) else 0
+
+
+def _caller_tenant(settings: Settings) -> str:
+    with api_client(settings) as client:
+        try:
+            response = client.get("/v1/me")
+        except httpx.TransportError:
+            raise SystemExit(unreachable_message(settings)) from None
+    response.raise_for_status()
+    return str(response.json()["tenant"])

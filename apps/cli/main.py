@@ -73,12 +73,20 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="files or directories to ingest")],
     wait: Annotated[bool, typer.Option(help="show progress until every file is indexed")] = False,
     prefix: Annotated[str, typer.Option(help="prefix of the object keys")] = "",
+    tenant: Annotated[
+        str | None, typer.Option(help="the tenant they belong to: keys go under tenants/TENANT/")
+    ] = None,
+    groups: Annotated[
+        str | None, typer.Option(help="comma-separated groups that may see them (default: the whole tenant)")
+    ] = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait with --wait")] = 600.0,
 ) -> None:
     """Put files into the bucket; the S3 events start their ingestion."""
-    from apps.cli.ingest import run_ingest
+    from apps.cli.ingest import Placement, run_ingest
+    from apps.common.identity import parse_groups
 
-    raise typer.Exit(run_ingest(_settings(), paths, wait=wait, prefix=prefix, timeout=timeout))
+    placement = Placement(prefix=prefix, tenant=tenant, groups=parse_groups(groups))
+    raise typer.Exit(run_ingest(_settings(), paths, wait=wait, placement=placement, timeout=timeout))
 
 
 @app.command()

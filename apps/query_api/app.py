@@ -29,6 +29,7 @@ from apps.query_api import (
     openai_routes,
     query_routes,
     s3_event_routes,
+    upload_routes,
 )
 from apps.query_api.auth import Authenticator, AuthMiddleware, identity_of
 from apps.query_api.errors import EXCEPTION_HANDLERS, ApiError
@@ -145,6 +146,28 @@ ENDPOINTS: list[Endpoint] = [
         "documents",
         responses={202: api.WorkflowStarted},
         errors=(404, 422),
+        scope="documents:write",
+    ),
+    Endpoint(
+        "POST",
+        "/v1/documents",
+        upload_routes.upload_document,
+        "Upload a document (multipart) into the caller's tenant; its ingestion starts",
+        "documents",
+        responses={202: api.Document},
+        errors=(413, 415, 422),
+        upload=True,
+        scope="documents:write",
+    ),
+    Endpoint(
+        "POST",
+        "/v1/documents/uploads",
+        upload_routes.presign_upload,
+        "A presigned PUT for a large document, under the caller's tenant",
+        "documents",
+        request=api.UploadUrlRequest,
+        responses={201: api.PresignedUpload},
+        errors=(400, 413, 415, 422),
         scope="documents:write",
     ),
     Endpoint(

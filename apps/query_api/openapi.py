@@ -25,6 +25,15 @@ _PATH_SCHEMAS = {
     "id": {"type": "string", "format": "uuid"},
     "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,128}$"},
 }
+_UPLOAD = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "the document"},
+        "groups": {"type": "string", "description": "comma-separated groups that may see it"},
+        "key": {"type": "string", "description": "its key under the tenant's prefix; default the filename"},
+    },
+}
 ERROR_DESCRIPTIONS = {
     400: "The body is not JSON",
     401: "Missing or wrong credentials (when RAGSTREAM_API_TOKEN or a JWT key is set)",
@@ -32,6 +41,7 @@ ERROR_DESCRIPTIONS = {
     404: "No such resource",
     409: "The resource is in a state that does not allow this",
     413: "The body is too large",
+    415: "A type of file ragstream cannot parse, or a file that is not what its name says",
     422: "The request is not valid",
     502: "The answer failed upstream (the model or the vector store); the question is kept",
 }
@@ -52,6 +62,7 @@ class Endpoint:
     media_type: str = "application/json"
     query: type[BaseModel] | None = None
     errors: Sequence[int] = ()
+    upload: bool = False  # a multipart/form-data body: `file`, and optional `groups` and `key`
     # The scope a caller needs; "public": none, not even credentials; "identified": credentials only.
     scope: EndpointScope = field(kw_only=True)
 
@@ -146,6 +157,8 @@ def _operation(endpoint: Endpoint, refs: SchemaRefs, *, secured: bool) -> dict[s
             "required": True,
             "content": {"application/json": {"schema": refs[(endpoint.request, "validation")]}},
         }
+    if endpoint.upload:
+        operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": _UPLOAD}}}
     if secured and not endpoint.public:
         operation["security"] = [{"bearer": []}]
     return operation

@@ -1,0 +1,241 @@
+"""Two tenants on the real servers: each uploads through `POST /v1/documents`, through a presigned
+URL and through `ragstream ingest --tenant`, and gets back only its own documents and sources, over
+SSE, JSON and the OpenAI endpoint; a group's document reaches only that group."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from httpx_sse import aconnect_sse
+from joserfc import jwt
+from joserfc.jwk import OctKey
+
+from apps.cli.ingest import Placement, upload
+from apps.cli.system import ALL_COMPONENTS, running_system
+from apps.common.documents import document_id_for
+from apps.common.s3 import s3_client
+from apps.common.settings import Settings
+from apps.devstack.stack import LocalStack
+from tests.support import document_rows, isolated_settings, wait_until_settled
+
+pytestmark = pytest.mark.integration
+
+SECRET = "a-gateway-hmac-secret-of-32-bytes!"
+# Each tenant's documents say something only they say, and each answers the same question.
+ACME = {
+    "acme-direct.txt": "Acme's launch code for the rocket sled is AZURE-FALCON, on the whiteboard.",
+    "acme-presigned.txt": "Acme's spare launch code for the rocket sled is COPPER-HERON, in the safe.",
+    "acme-cli.txt": "Acme's backup launch code for the rocket sled is AMBER-OTTER, sealed in an envelope.",
+}
+GLOBEX = {
+    "globex-direct.txt": "Globex's launch code for the rocket sled is GREEN-MANTIS, on the whiteboard.",
+    "globex-presigned.txt": "Globex's spare launch code for the rocket sled is SILVER-WREN, in the safe.",
+    "globex-cli.txt": "Globex's backup launch code for the rocket sled is IVORY-LYNX, sealed in an envelope.",
+}
+LEGAL_ONLY = ("acme-legal.txt", "Acme's legal launch code for the rocket sled is SECRET-BADGER, for lawyers.")
+QUESTION = "What is the launch code for the rocket sled?"
+
+
+def bearer(tenant: str, *, user: str = "someone", groups: list[str] | None = None, scope: str = "") -> str:
+    claims = {
+        "sub": user,
+        "tenant": tenant,
+        "groups": groups or [],
+        "scope": scope or "query documents:read documents:write",
+        "exp": int(time.time()) + 600,
+    }
+    return "Bearer " + jwt.encode({"alg": "HS256"}, claims, OctKey.import_key(SECRET))
+
+
+@pytest.fixture(scope="module")
+async def tenants(
+    local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Settings]:
+    """The whole system with gateway JWTs, and each tenant's documents uploaded the three ways."""
+    directory = tmp_path_factory.mktemp("tenants")
+    settings = await isolated_settings(local_stack, directory, api_jwt_key=SECRET)
+    async with running_system(settings, ALL_COMPONENTS):
+        async with httpx.AsyncClient(base_url=settings.api_url, timeout=60) as client:
+            for tenant, texts in (("acme", ACME), ("globex", GLOBEX)):
+                direct, presigned, via_cli = texts.items()
+                await _upload_direct(client, tenant, *direct)
+                await _upload_presigned(client, tenant, *presigned)
+                path = directory / via_cli[0]
+                path.write_text(via_cli[1])
+                await upload(settings, [(path, via_cli[0])], Placement(tenant=tenant))
+            await _upload_direct(client, "acme", *LEGAL_ONLY, groups="legal")
+        keys = [f"tenants/acme/{name}" for name in [*ACME, LEGAL_ONLY[0]]]
+        keys += [f"tenants/globex/{name}" for name in GLOBEX]
+        rows = await wait_until_settled(settings, keys, timeout=180)
+        assert {r["status"] for r in rows} == {"complete"}, [(r["s3_key"], r["error_message"]) for r in rows]
+        yield settings
+
+
+async def _upload_direct(
+    client: httpx.AsyncClient, tenant: str, name: str, text: str, *, groups: str | None = None
+) -> dict[str, Any]:
+    response = await client.post(
+        "/v1/documents",
+        files={"file": (name, text.encode(), "text/plain")},
+        data={"groups": groups} if groups else {},
+        headers={"Authorization": bearer(tenant)},
+    )
+    assert response.status_code == 202, response.text
+    document: dict[str, Any] = response.json()
+    assert (document["tenant"], document["s3_key"], document["status"]) == (
+        tenant,
+        f"tenants/{tenant}/{name}",
+        "pending",
+    )
+    return document
+
+
+async def _upload_presigned(client: httpx.AsyncClient, tenant: str, name: str, text: str) -> None:
+    body = text.encode()
+    response = await client.post(
+        "/v1/documents/uploads",
+        json={"filename": name, "size": len(body), "content_type": "text/plain"},
+        headers={"Authorization": bearer(tenant)},
+    )
+    assert response.status_code == 201, response.text
+    presigned = response.json()
+    assert presigned["key"] == f"tenants/{tenant}/{name}"
+    put = await client.put(presigned["url"], content=body, headers=presigned["headers"])
+    assert put.status_code == 200, put.text
+
+
+def _codes(sources: list[dict[str, Any]]) -> set[str]:
+    return {word.strip(".,") for source in sources for word in source["text"].split() if "-" in word}
+
+
+async def _sources_three_ways(client: httpx.AsyncClient, authorization: str) -> list[list[dict[str, Any]]]:
+    headers = {"Authorization": authorization}
+    body = {"query": QUESTION, "top_k": 10}
+    answered = await client.post("/v1/query", json=body | {"stream": False}, headers=headers)
+    assert answered.status_code == 200, answered.text
+    async with aconnect_sse(client, "POST", "/v1/query", json=body, headers=headers) as source:
+        events = [(event.event, json.loads(event.data)) async for event in source.aiter_sse()]
+    [streamed] = [data["sources"] for name, data in events if name == "sources"]
+    completion = await client.post(
+        "/v1/chat/completions",
+        json={"model": "ragstream", "messages": [{"role": "user", "content": QUESTION}], "top_k": 10},
+        headers=headers,
+    )
+    assert completion.status_code == 200, completion.text
+    return [answered.json()["sources"], streamed, completion.json()["sources"]]
+
+
+def _code_of(text: str) -> str:
+    """The launch code a document names ("... is AZURE-FALCON, ...")."""
+    return text.split(" is ")[1].split(",")[0]
+
+
+async def test_each_tenant_gets_only_its_own_sources_over_sse_json_and_openai(tenants: Settings) -> None:
+    own = {
+        "acme": {_code_of(t) for t in ACME.values()},
+        "globex": {_code_of(t) for t in GLOBEX.values()},
+    }
+    async with httpx.AsyncClient(base_url=tenants.api_url, timeout=60) as client:
+        for tenant in ("acme", "globex"):
+            for sources in await _sources_three_ways(client, bearer(tenant)):
+                assert _codes(sources) == own[tenant], tenant
+
+
+async def test_a_groups_document_reaches_only_that_group_and_the_tenants_admin(tenants: Settings) -> None:
+    secret = _code_of(LEGAL_ONLY[1])
+    async with httpx.AsyncClient(base_url=tenants.api_url, timeout=60) as client:
+        member = await _sources_three_ways(client, bearer("acme", groups=["legal"]))
+        outsider = await _sources_three_ways(client, bearer("acme", groups=["sales"]))
+        admin = await _sources_three_ways(client, bearer("acme", scope="query admin"))
+        other_tenants_legal = await _sources_three_ways(client, bearer("globex", groups=["legal"]))
+    assert all(secret in _codes(sources) for sources in member + admin)
+    assert not any(secret in _codes(sources) for sources in outsider + other_tenants_legal)
+
+
+async def test_documents_are_listed_and_read_only_by_those_who_may_see_them(tenants: Settings) -> None:
+    legal_id = str(document_id_for(tenants.s3_bucket, f"tenants/acme/{LEGAL_ONLY[0]}"))
+    async with httpx.AsyncClient(base_url=tenants.api_url, timeout=60) as client:
+
+        async def listed(authorization: str) -> set[str]:
+            response = await client.get("/v1/documents", headers={"Authorization": authorization})
+            assert response.status_code == 200
+            return {d["filename"] for d in response.json()["items"]}
+
+        assert await listed(bearer("acme")) == set(ACME)
+        assert await listed(bearer("acme", groups=["legal"])) == {*ACME, LEGAL_ONLY[0]}
+        assert await listed(bearer("acme", scope="documents:read admin")) == {*ACME, LEGAL_ONLY[0]}
+        assert await listed(bearer("globex", groups=["legal"])) == set(GLOBEX)
+        seen = await client.get(
+            f"/v1/documents/{legal_id}", headers={"Authorization": bearer("acme", groups=["legal"])}
+        )
+        assert seen.status_code == 200
+        missing = await client.get(f"/v1/documents/{uuid.uuid4()}", headers={"Authorization": bearer("acme")})
+        for authorization in (
+            bearer("acme"),
+            bearer("globex", groups=["legal"]),
+            bearer("globex", scope="admin documents:read documents:write"),
+        ):
+            headers = {"Authorization": authorization}
+            for response in (
+                await client.get(f"/v1/documents/{legal_id}", headers=headers),
+                await client.delete(f"/v1/documents/{legal_id}", headers=headers),
+                await client.post(f"/v1/documents/{legal_id}/reprocess", headers=headers),
+            ):
+                assert response.status_code == 404
+                assert response.json()["error"]["code"] == missing.json()["error"]["code"]
+    [row] = await document_rows(tenants, [f"tenants/acme/{LEGAL_ONLY[0]}"])
+    assert row["status"] == "complete"  # nobody who may not see it changed it
+
+
+async def test_an_upload_of_a_type_or_size_ragstream_refuses_writes_nothing(tenants: Settings) -> None:
+    async with httpx.AsyncClient(base_url=tenants.api_url, timeout=60) as client:
+        wrong_type = await client.post(
+            "/v1/documents",
+            files={"file": ("photo.png", b"\x89PNG\r\n", "image/png")},
+            headers={"Authorization": bearer("acme")},
+        )
+        fake_pdf = await client.post(
+            "/v1/documents",
+            files={"file": ("fake.pdf", b"not a pdf at all", "application/pdf")},
+            headers={"Authorization": bearer("acme")},
+        )
+        too_large = await client.post(
+            "/v1/documents/uploads",
+            json={"filename": "huge.pdf", "size": tenants.max_object_size + 1},
+            headers={"Authorization": bearer("acme")},
+        )
+        escaping = await client.post(
+            "/v1/documents",
+            files={"file": ("x.txt", b"text", "text/plain")},
+            data={"key": "../globex/x.txt"},
+            headers={"Authorization": bearer("acme")},
+        )
+    assert (wrong_type.status_code, fake_pdf.status_code, too_large.status_code) == (415, 415, 413)
+    assert escaping.status_code == 422
+    for response in (wrong_type, fake_pdf, too_large, escaping):
+        assert set(response.json()["error"]) == {"code", "message"}
+    async with s3_client(tenants) as s3:
+        listed = await s3.list_objects_v2(Bucket=tenants.s3_bucket, Prefix="tenants/")
+    keys = {o["Key"] for o in listed.get("Contents", [])}
+    assert not keys & {"tenants/acme/photo.png", "tenants/acme/fake.pdf", "tenants/globex/x.txt"}
+
+
+async def test_the_cli_writes_under_the_tenants_prefix_with_its_groups(
+    tenants: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "memo.txt"
+    path.write_text("A memo.")
+    [uploaded] = await upload(
+        tenants, [(path, "memos/memo.txt")], Placement(tenant="acme", groups=frozenset({"hr", "legal"}))
+    )
+    assert uploaded.key == "tenants/acme/memos/memo.txt"
+    async with s3_client(tenants) as s3:
+        head = await s3.head_object(Bucket=tenants.s3_bucket, Key=uploaded.key)
+    assert head["Metadata"] == {"ragstream-groups": "hr,legal"}
