@@ -15,6 +15,7 @@ from starlette.routing import Route
 from apps.common.database import Pool
 from apps.common.embeddings import Embedders
 from apps.common.generations import LiveGenerations
+from apps.common.identity import DEFAULT_TENANT
 from apps.common.llm import ChatModel
 from apps.common.settings import Settings
 from apps.common.temporal import LazyTemporal
@@ -189,6 +190,7 @@ ENDPOINTS: list[Endpoint] = [
         request=S3EventNotification,
         responses={202: api.S3EventsAccepted},
         errors=(400, 413, 422),
+        whole_system=True,
         scope="admin",
     ),
     Endpoint(
@@ -198,6 +200,7 @@ ENDPOINTS: list[Endpoint] = [
         "The collection generations: which is live, how each was built, their sizes",
         "generations",
         responses={200: GenerationList},
+        whole_system=True,
         scope="admin",
     ),
     Endpoint(
@@ -209,6 +212,7 @@ ENDPOINTS: list[Endpoint] = [
         request=ReindexRequest,
         responses={202: GenerationWithPoints},
         errors=(400, 409, 413, 422),
+        whole_system=True,
         scope="admin",
     ),
     Endpoint(
@@ -219,6 +223,7 @@ ENDPOINTS: list[Endpoint] = [
         "generations",
         responses={200: GenerationWithPoints},
         errors=(404,),
+        whole_system=True,
         scope="admin",
     ),
     Endpoint(
@@ -229,6 +234,7 @@ ENDPOINTS: list[Endpoint] = [
         "generations",
         responses={204: None},
         errors=(404, 409),
+        whole_system=True,
         scope="admin",
     ),
     Endpoint(
@@ -279,6 +285,7 @@ ENDPOINTS: list[Endpoint] = [
         "health",
         responses={200: None},
         media_type="text/plain",
+        whole_system=True,
         scope="admin",
     ),
     Endpoint(
@@ -318,11 +325,18 @@ def _guarded(endpoint: Endpoint) -> Handler:
     """The endpoint's handler, answering 403 to a caller without the scope it declares."""
     if endpoint.scope in ("public", "identified"):
         return endpoint.handler
-    scope, handler = endpoint.scope, endpoint.handler
+    scope, handler, whole_system = endpoint.scope, endpoint.handler, endpoint.whole_system
 
     async def guarded(request: Request) -> Response:
-        if scope not in identity_of(request).scopes:
+        identity = identity_of(request)
+        if scope not in identity.scopes:
             raise ApiError(403, "forbidden", f"this route needs the scope {scope!r}, which your token lacks")
+        if whole_system and identity.tenant != DEFAULT_TENANT:
+            raise ApiError(
+                403,
+                "forbidden",
+                "this route acts on every tenant: only admins of the default tenant may call it",
+            )
         return await handler(request)
 
     return guarded

@@ -65,6 +65,9 @@ class Endpoint:
     upload: bool = False  # a multipart/form-data body: `file`, and optional `groups` and `key`
     # The scope a caller needs; "public": none, not even credentials; "identified": credentials only.
     scope: EndpointScope = field(kw_only=True)
+    # Acts on every tenant's data (the generations, the bucket's events, the metrics): only the
+    # platform's operators, admins of the default tenant, may call it.
+    whole_system: bool = False
 
     @property
     def public(self) -> bool:
@@ -135,6 +138,8 @@ def _operation(endpoint: Endpoint, refs: SchemaRefs, *, secured: bool) -> dict[s
         "responses": responses,
         "x-scope": endpoint.scope,
     }
+    if endpoint.whole_system:
+        operation["x-whole-system"] = True
     parameters = [
         {"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMAS[name]}
         for name in endpoint.path_parameters

@@ -154,3 +154,25 @@ async def test_a_caller_without_the_routes_scope_is_forbidden(secured: Settings,
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "forbidden"
     assert endpoint.scope in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "endpoint", [e for e in ENDPOINTS if e.whole_system], ids=lambda e: f"{e.method} {e.path}"
+)
+async def test_routes_over_every_tenant_are_for_the_default_tenants_admins(
+    secured: Settings, endpoint: Any
+) -> None:
+    tenant_admin = gateway_jwt(sub="ann", tenant="acme", scope=" ".join(sorted(ALL_SCOPES)))
+    async with httpx.AsyncClient(base_url=secured.api_url) as client:
+        response = await client.request(
+            endpoint.method,
+            concrete(endpoint.path),
+            json={},
+            headers={"Authorization": f"Bearer {tenant_admin}"},
+        )
+        operator = await client.request(
+            endpoint.method, concrete(endpoint.path), json={}, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+    assert response.status_code == 403
+    assert "default tenant" in response.json()["error"]["message"]
+    assert operator.status_code != 403

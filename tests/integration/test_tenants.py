@@ -23,6 +23,7 @@ from apps.common.documents import document_id_for
 from apps.common.s3 import s3_client
 from apps.common.settings import Settings
 from apps.devstack.stack import LocalStack
+from apps.query_api.app import ENDPOINTS
 from tests.support import document_rows, isolated_settings, wait_until_settled
 
 pytestmark = pytest.mark.integration
@@ -239,3 +240,60 @@ async def test_the_cli_writes_under_the_tenants_prefix_with_its_groups(
     async with s3_client(tenants) as s3:
         head = await s3.head_object(Bucket=tenants.s3_bucket, Key=uploaded.key)
     assert head["Metadata"] == {"ragstream-groups": "hr,legal"}
+
+
+OUTSIDERS = {
+    "another tenant's admin in a group of the same name": (
+        "globex",
+        ["legal"],
+        "query documents:read documents:write admin",
+    ),
+    "the same tenant, not in the group": ("acme", ["sales"], "query documents:read documents:write"),
+    "the same tenant and group, without scopes": ("acme", ["legal"], "none"),
+}
+
+
+def _concrete(path: str, conversation_id: str, document_id: str, generation: str) -> str:
+    if path.startswith("/v1/conversations/"):
+        return path.replace("{id}", conversation_id)
+    return path.replace("{id}", document_id).replace("{name}", generation)
+
+
+@pytest.mark.parametrize("outsider", OUTSIDERS, ids=list(OUTSIDERS))
+async def test_no_route_shows_or_changes_what_the_caller_may_not_see(
+    tenants: Settings, outsider: str
+) -> None:
+    """Every route of the table, called by someone who may not see a group's document or a user's
+    conversation, answers nothing of them and changes neither."""
+    secret = _code_of(LEGAL_ONLY[1])
+    lawyer = {"Authorization": bearer("acme", user="lawyer", groups=["legal"])}
+    question = "What is the legal launch code for the rocket sled?"
+    document_id = str(document_id_for(tenants.s3_bucket, f"tenants/acme/{LEGAL_ONLY[0]}"))
+    async with httpx.AsyncClient(base_url=tenants.api_url, timeout=60) as client:
+        answered = await client.post("/v1/query", json={"query": question, "stream": False}, headers=lawyer)
+        assert secret in answered.text
+        conversation_id = answered.json()["conversation_id"]
+        tenant, groups, scope = OUTSIDERS[outsider]
+        headers = {"Authorization": bearer(tenant, user="outsider", groups=groups, scope=scope)}
+        bodies: dict[str, Any] = {
+            "/v1/query": {"query": question, "conversation_id": conversation_id, "stream": False},
+            "/v1/chat/completions": {
+                "model": "ragstream",
+                "messages": [{"role": "user", "content": question}],
+            },
+        }
+        for endpoint in ENDPOINTS:
+            path = _concrete(endpoint.path, conversation_id, document_id, f"{tenants.qdrant_collection}_g1")
+            response = await client.request(
+                endpoint.method, path, json=bodies.get(endpoint.path, {}), headers=headers
+            )
+            assert response.status_code < 500, (endpoint.path, response.text)
+            # What the outsider asked comes back in errors; what the lawyer asked or was told never does.
+            for kept in (secret, LEGAL_ONLY[0], *((question,) if endpoint.method == "GET" else ())):
+                assert kept not in response.text, (endpoint.method, endpoint.path, response.text[:300])
+        conversation = await client.get(f"/v1/conversations/{conversation_id}", headers=lawyer)
+    assert [m["role"] for m in conversation.json()["messages"]] == ["user", "assistant"]
+    [row] = await document_rows(tenants, [f"tenants/acme/{LEGAL_ONLY[0]}"])
+    assert row["status"] == "complete"
+    async with s3_client(tenants) as s3:
+        await s3.head_object(Bucket=tenants.s3_bucket, Key=f"tenants/acme/{LEGAL_ONLY[0]}")
