@@ -34,6 +34,7 @@ from rich.progress import Progress
 from apps.cli.system import System
 from apps.common.openai_client import openai_client
 from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL, Settings
+from bench import tenant_search
 from bench.cpu import cpu_seconds
 from bench.report import Result, console, progress, publish
 from bench.stack import (
@@ -557,4 +558,9 @@ async def run() -> None:
                 chunks = await index_corpus(settings, documents)
             levels, baselines = await measure(system, load)
             ingesting = await while_ingesting(system, settings, load, more)
+            tenants = await tenant_search.measure(
+                system.embedders.get(settings.embedding_model or DEFAULT_LOCAL_EMBEDDING_MODEL),
+                tenant_search.tenant_documents(),
+            )
     publish(result(levels, baselines, documents=len(documents), chunks=chunks, ingesting=ingesting))
+    publish(tenant_search.result(tenants))
