@@ -37,7 +37,7 @@ from rank_bm25 import BM25Okapi
 from apps.common.embeddings import Embedder, Embedders
 from apps.common.qdrant_edge_store import QdrantEdgeStore
 from apps.common.settings import Settings
-from apps.common.vector_store import SearchFilter, VectorStore
+from apps.common.vector_store import VectorStore
 from bench import report
 from bench.corpus import ensure_manual, ensure_node_api, ensure_python_docs
 from bench.reference_questions import (
@@ -50,7 +50,7 @@ from bench.reference_questions import (
     select_pages,
 )
 from bench.report import Result
-from bench.retrieval import EVERY_BENCH_PAGE, MODEL, PARSE_WORKERS, index_pages, parse_pages, recall_at
+from bench.retrieval import MODEL, PARSE_WORKERS, index_pages, parse_pages, recall_at, search_pages
 from schemas.api import SearchMode
 from schemas.events import Chunk
 
@@ -201,15 +201,7 @@ async def search(
     """Each question's first `CHUNKS_PER_SEARCH` chunks in `mode` (`vectors`: the questions' embeddings)."""
     rankings = []
     for question, vector in zip(questions, vectors, strict=True):
-        found = await store.search(
-            collection,
-            vector,
-            access=EVERY_BENCH_PAGE,
-            limit=CHUNKS_PER_SEARCH,
-            where=SearchFilter(),
-            text=question.text,
-            mode=mode,
-        )
+        found = await search_pages(store, collection, vector, question.text, mode, CHUNKS_PER_SEARCH)
         rankings.append([Found(c.payload.filename, c.payload.content) for c in found])
         on_question()
     return rankings

@@ -124,6 +124,20 @@ async def index_pages(
     return len(items)
 
 
+async def search_pages(
+    store: VectorStore,
+    collection: str,
+    vector: npt.NDArray[np.float32],
+    text: str,
+    mode: SearchMode,
+    limit: int,
+) -> list[ScoredChunk]:
+    """The best `limit` chunks of every benchmark page for a question (`vector`, `text`) in `mode`."""
+    return await store.search(
+        collection, vector, access=EVERY_BENCH_PAGE, limit=limit, where=SearchFilter(), text=text, mode=mode
+    )
+
+
 def distinct_pages(chunks: Sequence[ScoredChunk]) -> list[str]:
     """The pages of `chunks`, each once, in the order of its best chunk."""
     return list(dict.fromkeys(c.payload.filename for c in chunks))
@@ -182,15 +196,7 @@ async def evaluate(
     score = Score(mode, questions)
     for question, vector in zip(questions, vectors, strict=True):
         started = time.perf_counter()
-        found = await store.search(
-            collection,
-            vector,
-            access=EVERY_BENCH_PAGE,
-            limit=limit,
-            where=SearchFilter(),
-            text=question.text,
-            mode=mode,
-        )
+        found = await search_pages(store, collection, vector, question.text, mode, limit)
         score.seconds.append(time.perf_counter() - started)
         score.rankings.append(distinct_pages(found))
         on_question()

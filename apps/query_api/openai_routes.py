@@ -6,7 +6,6 @@ stored. The retrieved chunks are in the extra field `sources` (see `schemas.open
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 import uuid
@@ -19,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from apps.query_api.auth import identity_of
 from apps.query_api.errors import ApiError, error_response
 from apps.query_api.prompt import Turn
-from apps.query_api.rag import AnswerEvent, Failed, Finished, RagEngine, Sources, Token
+from apps.query_api.rag import AnswerEvent, Failed, Finished, RagEngine, Sources, Token, collect
 from apps.query_api.requests import read_model
 from apps.query_api.sse import event_stream
 from schemas.api import Source, Usage
@@ -77,27 +76,18 @@ def _usage(usage: Usage) -> CompletionUsage:
 
 
 async def _completion(answer: AsyncGenerator[AnswerEvent], completion_id: str, created: int) -> Response:
-    sources: list[Source] = []
-    parts: list[str] = []
-    async with contextlib.aclosing(answer) as events:
-        async for event in events:
-            if isinstance(event, Sources):
-                sources = event.sources
-            elif isinstance(event, Token):
-                parts.append(event.delta)
-            elif isinstance(event, Failed):
-                return error_response(502, event.code, event.message)
-            else:
-                completion = ChatCompletion(
-                    id=completion_id,
-                    created=created,
-                    model=RAGSTREAM_MODEL,
-                    choices=[Choice(message=AssistantMessage(content="".join(parts)))],
-                    usage=_usage(event.usage),
-                    sources=sources,
-                )
-                return JSONResponse(completion.model_dump(mode="json"))
-    raise RuntimeError("the answer ended without a done or error event")
+    collected = await collect(answer)
+    if isinstance(collected, Failed):
+        return error_response(502, collected.code, collected.message)
+    completion = ChatCompletion(
+        id=completion_id,
+        created=created,
+        model=RAGSTREAM_MODEL,
+        choices=[Choice(message=AssistantMessage(content=collected.text))],
+        usage=_usage(collected.finished.usage),
+        sources=collected.sources,
+    )
+    return JSONResponse(completion.model_dump(mode="json"))
 
 
 async def _chunks(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from sse_starlette import ServerSentEvent
@@ -11,10 +10,10 @@ from starlette.responses import JSONResponse, Response
 
 from apps.query_api.auth import identity_of
 from apps.query_api.errors import error_response
-from apps.query_api.rag import AnswerEvent, Failed, Finished, RagEngine, Sources, Token
+from apps.query_api.rag import AnswerEvent, Failed, Finished, RagEngine, Sources, Token, collect
 from apps.query_api.requests import read_model
 from apps.query_api.sse import done_event, error_event, event_stream, sources_event, token_event
-from schemas.api import DoneEvent, QueryRequest, QueryResponse, Source
+from schemas.api import DoneEvent, QueryRequest, QueryResponse
 
 
 async def query(request: Request) -> Response:
@@ -52,19 +51,10 @@ async def _as_server_sent(events: AsyncIterator[AnswerEvent]) -> AsyncIterator[S
 
 
 async def _as_json(answer: AsyncGenerator[AnswerEvent]) -> Response:
-    sources: list[Source] = []
-    parts: list[str] = []
-    # Closed here, in this task: the answer's context (log fields, spans) ends where it began.
-    async with contextlib.aclosing(answer) as events:
-        async for event in events:
-            if isinstance(event, Sources):
-                sources = event.sources
-            elif isinstance(event, Token):
-                parts.append(event.delta)
-            elif isinstance(event, Failed):
-                # The request was fine; what failed is upstream (the model, the vector store).
-                return error_response(502, event.code, event.message)
-            else:
-                response = QueryResponse(**_done(event).model_dump(), answer="".join(parts), sources=sources)
-                return JSONResponse(response.model_dump(mode="json"))
-    raise RuntimeError("the answer ended without a done or error event")
+    collected = await collect(answer)
+    if isinstance(collected, Failed):
+        # The request was fine; what failed is upstream (the model, the vector store).
+        return error_response(502, collected.code, collected.message)
+    done = _done(collected.finished)
+    response = QueryResponse(**done.model_dump(), answer=collected.text, sources=collected.sources)
+    return JSONResponse(response.model_dump(mode="json"))

@@ -9,6 +9,7 @@ events to their wire format.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator
@@ -67,6 +68,33 @@ class Failed:
 
 
 AnswerEvent = Sources | Token | Finished | Failed
+
+
+@dataclass(frozen=True)
+class Collected:
+    """A whole answer, for a response that is not streamed."""
+
+    sources: list[Source]
+    text: str
+    finished: Finished
+
+
+async def collect(answer: AsyncGenerator[AnswerEvent]) -> Collected | Failed:
+    """The answer's events gathered into one, or its failure."""
+    sources: list[Source] = []
+    parts: list[str] = []
+    # Closed here, in the caller's task: the answer's context (log fields, spans) ends where it began.
+    async with contextlib.aclosing(answer) as events:
+        async for event in events:
+            if isinstance(event, Sources):
+                sources = event.sources
+            elif isinstance(event, Token):
+                parts.append(event.delta)
+            elif isinstance(event, Failed):
+                return event
+            else:
+                return Collected(sources, "".join(parts), event)
+    raise RuntimeError("the answer ended without a finished or failed event")
 
 
 @dataclass
