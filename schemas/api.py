@@ -46,6 +46,10 @@ class QueryRequest(RetrievalOptions, _Request):
     stream: bool = Field(default=True, description="Server-Sent Events if true, else one JSON object")
 
 
+class SearchRequest(RetrievalOptions, _Request):
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="what to search for")
+
+
 class Source(BaseModel):
     document_id: UUID
     filename: str
@@ -69,6 +73,16 @@ class Timings(BaseModel):
     llm_ms: float
     first_token_ms: float | None = None
     total_ms: float
+
+
+class SearchResponse(BaseModel):
+    """The ranked chunks a question finds, as an answer would be given them; nothing generated."""
+
+    sources: list[Source]
+    search_mode: SearchMode
+    collection: str | None = Field(description="the collection generation searched")
+    embed_ms: float
+    search_ms: float
 
 
 class SourcesEvent(BaseModel):
@@ -183,15 +197,27 @@ class DocumentPage(BaseModel):
     offset: int
 
 
-class UploadUrlRequest(BaseModel):
+# An upload's key under its tenant's prefix: a relative path of plain names (not absolute, no empty,
+# `.` or `..` segment, no control character).
+_KEY_SEGMENT = r"(?:[^/.\x00-\x1f][^/\x00-\x1f]*|\.[^/.\x00-\x1f][^/\x00-\x1f]*|\.\.[^/\x00-\x1f]+)"
+UPLOAD_KEY_PATTERN = rf"^{_KEY_SEGMENT}(?:/{_KEY_SEGMENT})*$"
+UPLOAD_KEY_MAX_CHARS = 300  # S3 allows 1,024 bytes for a whole key, the tenant's prefix included
+
+
+class UploadUrlRequest(_Request):
     """A presigned upload: the file's name and size, and optionally its groups and key."""
 
-    filename: str = Field(min_length=1, max_length=255)
-    size: int = Field(ge=0, description="bytes; over RAGSTREAM_MAX_OBJECT_SIZE is a 413")
+    filename: str = Field(pattern=rf"^{_KEY_SEGMENT}$", max_length=255, description="a plain file name")
+    size: Annotated[int, Strict(), Ge(1), WHOLE_NUMBER] = Field(
+        description="bytes; over RAGSTREAM_MAX_OBJECT_SIZE is a 413"
+    )
     content_type: str | None = Field(default=None, description="informative: the type comes from the name")
     groups: str | None = Field(default=None, description="comma-separated groups that may see it")
     key: str | None = Field(
-        default=None, description="the key under the tenant's prefix; default the filename"
+        default=None,
+        pattern=UPLOAD_KEY_PATTERN,
+        max_length=UPLOAD_KEY_MAX_CHARS,
+        description="the key under the tenant's prefix; default the filename",
     )
 
 

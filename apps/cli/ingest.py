@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from apps.cli.api_client import api_client, unreachable_message
 from apps.common import file_types
 from apps.common.documents import document_id_for
-from apps.common.identity import DEFAULT_TENANT, GROUPS_METADATA, TENANT_PREFIX
+from apps.common.identity import DEFAULT_TENANT, TENANT_PREFIX, groups_metadata
 from apps.common.s3 import s3_client
 from apps.common.settings import Settings
 
@@ -66,7 +66,7 @@ class Placement:
 
     @property
     def metadata(self) -> dict[str, str]:
-        return {GROUPS_METADATA: ",".join(sorted(self.groups))} if self.groups else {}
+        return groups_metadata(self.groups)
 
 
 async def upload(settings: Settings, files: list[tuple[Path, str]], placement: Placement) -> list[Uploaded]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import quote, unquote
 
 Scope = Literal["query", "documents:read", "documents:write", "admin"]
 ALL_SCOPES: frozenset[Scope] = frozenset({"query", "documents:read", "documents:write", "admin"})
@@ -57,5 +58,15 @@ def tenant_of_key(key: str) -> str:
 
 
 def parse_groups(value: str | None) -> frozenset[str]:
-    """Groups written as `a,b` (object metadata, a form field, a command-line flag)."""
+    """Groups written as `a,b` (a form field, a command-line flag)."""
     return frozenset(g.strip() for g in (value or "").split(",") if g.strip())
+
+
+def groups_metadata(groups: frozenset[str]) -> dict[str, str]:
+    """The object metadata that gives it `groups`: S3 metadata is ASCII, so names are percent-encoded
+    (an ASCII name without `%` reads the same either way)."""
+    return {GROUPS_METADATA: quote(",".join(sorted(groups)), safe=",")} if groups else {}
+
+
+def groups_of_metadata(metadata: dict[str, str]) -> frozenset[str]:
+    return parse_groups(unquote(metadata.get(GROUPS_METADATA, "")))

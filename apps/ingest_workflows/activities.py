@@ -19,7 +19,7 @@ from temporalio import activity
 from apps.common import documents, file_types
 from apps.common.database import Pool
 from apps.common.generations import LiveGenerations
-from apps.common.identity import GROUPS_METADATA, parse_groups, tenant_of_key
+from apps.common.identity import groups_of_metadata, tenant_of_key
 from apps.common.kafka import publish_event
 from apps.common.settings import Settings
 from apps.ingest_workflows.metrics import WORKFLOW_OUTCOMES
@@ -71,7 +71,7 @@ class IngestActivities:
         body = response["Body"]
         async with body:
             facts = self._check(filename, int(response["ContentLength"]))
-            groups = parse_groups(response.get("Metadata", {}).get(GROUPS_METADATA))
+            groups = groups_of_metadata(response.get("Metadata", {}))
             facts = facts.model_copy(update={"groups": sorted(groups)})
             if facts.error:
                 return facts

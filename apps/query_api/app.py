@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, compile_path
 
 from apps.common.database import Pool
 from apps.common.embeddings import Embedders
@@ -30,6 +31,7 @@ from apps.query_api import (
     openai_routes,
     query_routes,
     s3_event_routes,
+    search_routes,
     upload_routes,
 )
 from apps.query_api.auth import Authenticator, AuthMiddleware, identity_of
@@ -74,6 +76,17 @@ ENDPOINTS: list[Endpoint] = [
             ("error", api.ErrorDetail),
         ],
         errors=(400, 404, 413, 422, 502),
+        scope="query",
+    ),
+    Endpoint(
+        "POST",
+        "/v1/search",
+        search_routes.search,
+        "The ranked chunks a question finds, with their scores; nothing generated",
+        "query",
+        request=api.SearchRequest,
+        responses={200: api.SearchResponse},
+        errors=(400, 413, 422),
         scope="query",
     ),
     Endpoint(
@@ -129,6 +142,29 @@ ENDPOINTS: list[Endpoint] = [
         errors=(422,),
         scope="documents:read",
     ),
+    # Before /v1/documents/{id}: a static path must match before the parameter takes it.
+    Endpoint(
+        "POST",
+        "/v1/documents",
+        upload_routes.upload_document,
+        "Upload a document (multipart) into the caller's tenant; its ingestion starts",
+        "documents",
+        responses={202: api.Document},
+        errors=(400, 413, 415, 422),
+        upload=True,
+        scope="documents:write",
+    ),
+    Endpoint(
+        "POST",
+        "/v1/documents/uploads",
+        upload_routes.presign_upload,
+        "A presigned PUT for a large document, under the caller's tenant",
+        "documents",
+        request=api.UploadUrlRequest,
+        responses={201: api.PresignedUpload},
+        errors=(400, 413, 415, 422),
+        scope="documents:write",
+    ),
     Endpoint(
         "GET",
         "/v1/documents/{id}",
@@ -147,28 +183,6 @@ ENDPOINTS: list[Endpoint] = [
         "documents",
         responses={202: api.WorkflowStarted},
         errors=(404, 422),
-        scope="documents:write",
-    ),
-    Endpoint(
-        "POST",
-        "/v1/documents",
-        upload_routes.upload_document,
-        "Upload a document (multipart) into the caller's tenant; its ingestion starts",
-        "documents",
-        responses={202: api.Document},
-        errors=(413, 415, 422),
-        upload=True,
-        scope="documents:write",
-    ),
-    Endpoint(
-        "POST",
-        "/v1/documents/uploads",
-        upload_routes.presign_upload,
-        "A presigned PUT for a large document, under the caller's tenant",
-        "documents",
-        request=api.UploadUrlRequest,
-        responses={201: api.PresignedUpload},
-        errors=(400, 413, 415, 422),
         scope="documents:write",
     ),
     Endpoint(
@@ -343,12 +357,19 @@ def _guarded(endpoint: Endpoint) -> Handler:
 
 
 def _routes(endpoints: list[Endpoint]) -> list[Route]:
-    """One route per path, dispatching on the method: a 405 then lists every method the path has."""
+    """One route per path, dispatching on the method: a 405 then lists every method the path has.
+
+    A static path that a parameter of another would also match (`/v1/documents/uploads` and
+    `/v1/documents/{id}`) comes first and takes every method, so that the parameter never gets it."""
     handlers: dict[str, dict[str, Handler]] = {}
     for endpoint in endpoints:
         handlers.setdefault(endpoint.path, {})[endpoint.method] = _guarded(endpoint)
-    routes = []
+    patterns = [compile_path(path)[0] for path in handlers if "{" in path]
+    shadowed = [path for path in handlers if "{" not in path and any(p.match(path) for p in patterns)]
+    routes = [Route(path, _owning(handlers[path]), methods=_EVERY_METHOD) for path in shadowed]
     for path, by_method in handlers.items():
+        if path in shadowed:
+            continue
         if len(by_method) == 1:
             [(method, handler)] = by_method.items()
             routes.append(Route(path, handler, methods=[method]))
@@ -359,6 +380,21 @@ def _routes(endpoints: list[Endpoint]) -> list[Route]:
 
         routes.append(Route(path, dispatch, methods=list(by_method)))
     return routes
+
+
+_EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def _owning(by_method: dict[str, Handler]) -> Handler:
+    """A handler for every method: the path's own, else 405 with the methods it has."""
+
+    async def dispatch(request: Request) -> Response:
+        handler = by_method.get(request.method)
+        if handler is None:
+            raise HTTPException(405, headers={"Allow": ", ".join(by_method)})
+        return await handler(request)
+
+    return dispatch
 
 
 def create_app(resources: ApiResources) -> Starlette:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from apps.common.identity import Scope
-from schemas.api import ErrorResponse
+from schemas.api import UPLOAD_KEY_MAX_CHARS, UPLOAD_KEY_PATTERN, ErrorResponse
 
 Handler = Callable[[Request], Awaitable[Response]]
 EndpointScope = Scope | Literal["public", "identified"]
@@ -28,14 +28,20 @@ _PATH_SCHEMAS = {
 _UPLOAD = {
     "type": "object",
     "required": ["file"],
+    "additionalProperties": False,
     "properties": {
-        "file": {"type": "string", "format": "binary", "description": "the document"},
+        "file": {"type": "string", "format": "binary", "minLength": 1, "description": "the document"},
         "groups": {"type": "string", "description": "comma-separated groups that may see it"},
-        "key": {"type": "string", "description": "its key under the tenant's prefix; default the filename"},
+        "key": {
+            "type": "string",
+            "pattern": UPLOAD_KEY_PATTERN,
+            "maxLength": UPLOAD_KEY_MAX_CHARS,
+            "description": "its key under the tenant's prefix (a/b/c.pdf); default the filename",
+        },
     },
 }
 ERROR_DESCRIPTIONS = {
-    400: "The body is not JSON",
+    400: "The body is not JSON (or not a multipart form, for an upload)",
     401: "Missing or wrong credentials (when RAGSTREAM_API_TOKEN or a JWT key is set)",
     403: "The caller's credentials do not grant the scope this route needs",
     404: "No such resource",

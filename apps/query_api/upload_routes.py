@@ -4,6 +4,7 @@ that should not pass through the API. Ingestion then flows from the object, as f
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any
@@ -14,32 +15,24 @@ from starlette.responses import JSONResponse, Response
 
 from apps.common import file_types
 from apps.common.documents import document_id_for
-from apps.common.identity import GROUPS_METADATA, TENANT_PREFIX, Identity, parse_groups
+from apps.common.identity import TENANT_PREFIX, Identity, groups_metadata, parse_groups
 from apps.common.intake import start_upload
 from apps.common.s3 import s3_client
 from apps.common.settings import Settings
 from apps.query_api.auth import identity_of
 from apps.query_api.errors import ApiError
 from apps.query_api.requests import read_model
-from schemas.api import Document, PresignedUpload, UploadUrlRequest
+from schemas.api import UPLOAD_KEY_MAX_CHARS, UPLOAD_KEY_PATTERN, Document, PresignedUpload, UploadUrlRequest
 from schemas.s3_events import S3ObjectChange
 
 PRESIGNED_SECONDS = 15 * 60
 # The multipart envelope around the file: boundaries, part headers, the small fields.
 _FORM_OVERHEAD = 64 * 1024
-_MAX_KEY_BYTES = 900  # S3 allows 1024 for the whole key, the tenant prefix included
 
 
 def tenant_key(identity: Identity, key: str) -> str:
     """The bucket key of `key` under the caller's tenant; 422 for a key that is not a plain path."""
-    parts = key.split("/")
-    if (
-        not key
-        or key.startswith("/")
-        or any(part in ("", ".", "..") for part in parts)
-        or len(key.encode()) > _MAX_KEY_BYTES
-        or any(ord(c) < 32 for c in key)
-    ):
+    if len(key) > UPLOAD_KEY_MAX_CHARS or not re.fullmatch(UPLOAD_KEY_PATTERN, key):
         raise ApiError(422, "invalid_key", f"{key!r} is not a relative path of plain names (a/b/c.pdf)")
     return f"{TENANT_PREFIX}{identity.tenant}/{key}"
 
@@ -106,9 +99,14 @@ async def upload_document(request: Request) -> Response:
     if declared and declared.isdigit() and int(declared) > settings.max_object_size + _FORM_OVERHEAD:
         _check_size(settings, int(declared))
     async with request.form(max_files=1, max_fields=8) as form:
+        unknown = sorted(set(form.keys()) - {"file", "groups", "key"})
+        if unknown:
+            raise ApiError(422, "invalid_request", f"unknown form fields {unknown}: send file, groups, key")
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise ApiError(422, "invalid_request", "send the document as the multipart field `file`")
+        if any(isinstance(v, UploadFile) for name in ("groups", "key") for v in form.getlist(name)):
+            raise ApiError(422, "invalid_request", "`groups` and `key` are text fields, not files")
         key = tenant_key(identity, _text(form.get("key")) or PurePosixPath(upload.filename).name)
         content_type = _content_type(key)
         size = upload.size if upload.size is not None else 0
@@ -126,7 +124,7 @@ async def upload_document(request: Request) -> Response:
                 Body=upload.file,
                 ContentLength=size,
                 ContentType=content_type,
-                Metadata={GROUPS_METADATA: ",".join(sorted(groups))} if groups else {},
+                Metadata=groups_metadata(groups),
             )
     # The bucket's notification starts the same ingestion; starting it here too makes uploads work
     # where no notifications are configured (the duplicate start is harmless).
@@ -161,9 +159,10 @@ async def presign_upload(request: Request) -> Response:
     groups = parse_groups(body.groups)
     headers = {"Content-Type": content_type}
     params: dict[str, Any] = {"Bucket": settings.s3_bucket, "Key": key, "ContentType": content_type}
-    if groups:
-        headers[f"x-amz-meta-{GROUPS_METADATA}"] = ",".join(sorted(groups))
-        params["Metadata"] = {GROUPS_METADATA: ",".join(sorted(groups))}
+    metadata = groups_metadata(groups)
+    if metadata:
+        headers |= {f"x-amz-meta-{name}": value for name, value in metadata.items()}
+        params["Metadata"] = metadata
     async with s3_client(settings) as s3:
         url = await s3.generate_presigned_url("put_object", Params=params, ExpiresIn=PRESIGNED_SECONDS)
     presigned = PresignedUpload(

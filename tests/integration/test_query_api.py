@@ -390,6 +390,26 @@ async def test_conversations_are_created_listed_read_and_deleted(extractive_api:
         assert stale.status_code == 404
 
 
+async def test_search_ranks_chunks_in_each_mode_and_stores_nothing(extractive_api: Api) -> None:
+    async with httpx.AsyncClient(base_url=extractive_api.settings.api_url) as client:
+        before = (await client.get("/v1/conversations")).json()["total"]
+        found = {
+            mode: (
+                await client.post("/v1/search", json={"query": "What causes tides?", "search_mode": mode})
+            ).json()
+            for mode in ("dense", "sparse", "hybrid")
+        }
+        bad = await client.post("/v1/search", json={"query": "tides", "top_k": 0})
+        after = (await client.get("/v1/conversations")).json()["total"]
+    for mode, result in found.items():
+        assert result["search_mode"] == mode
+        assert result["sources"][0]["filename"] == "tides.txt"
+        scores = [s["score"] for s in result["sources"]]
+        assert scores == sorted(scores, reverse=True)
+    assert bad.status_code == 422
+    assert after == before
+
+
 async def test_without_auth_every_caller_is_the_anonymous_user_of_the_default_tenant(
     extractive_api: Api,
 ) -> None:

@@ -277,6 +277,7 @@ async def test_no_route_shows_or_changes_what_the_caller_may_not_see(
         headers = {"Authorization": bearer(tenant, user="outsider", groups=groups, scope=scope)}
         bodies: dict[str, Any] = {
             "/v1/query": {"query": question, "conversation_id": conversation_id, "stream": False},
+            "/v1/search": {"query": question, "top_k": 20},
             "/v1/chat/completions": {
                 "model": "ragstream",
                 "messages": [{"role": "user", "content": question}],

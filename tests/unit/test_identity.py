@@ -10,7 +10,15 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
-from apps.common.identity import ALL_SCOPES, Access, Identity, parse_groups, tenant_of_key
+from apps.common.identity import (
+    ALL_SCOPES,
+    Access,
+    Identity,
+    groups_metadata,
+    groups_of_metadata,
+    parse_groups,
+    tenant_of_key,
+)
 from apps.common.settings import Settings
 from apps.query_api.auth import Authenticator
 from apps.query_api.openapi import Endpoint
@@ -123,3 +131,12 @@ def test_an_endpoint_cannot_be_declared_without_a_scope() -> None:
 
     with pytest.raises(TypeError, match="scope"):
         Endpoint("GET", "/v1/anything", handler, "summary", "tag")  # type: ignore[call-arg]
+
+
+def test_groups_travel_as_ascii_object_metadata() -> None:
+    groups = frozenset({"légal", "hr", "R&D 100%"})
+    metadata = groups_metadata(groups)
+    assert metadata["ragstream-groups"].isascii()
+    assert groups_of_metadata(metadata) == groups
+    assert groups_of_metadata({"ragstream-groups": "legal,hr"}) == frozenset({"legal", "hr"})
+    assert groups_metadata(frozenset()) == {}
