@@ -366,7 +366,7 @@ def _routes(endpoints: list[Endpoint]) -> list[Route]:
         handlers.setdefault(endpoint.path, {})[endpoint.method] = _guarded(endpoint)
     patterns = [compile_path(path)[0] for path in handlers if "{" in path]
     shadowed = [path for path in handlers if "{" not in path and any(p.match(path) for p in patterns)]
-    routes = [Route(path, _owning(handlers[path]), methods=_EVERY_METHOD) for path in shadowed]
+    routes: list[Route] = [PathOwner(path, handlers[path]) for path in shadowed]
     for path, by_method in handlers.items():
         if path in shadowed:
             continue
@@ -382,19 +382,21 @@ def _routes(endpoints: list[Endpoint]) -> list[Route]:
     return routes
 
 
-_EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+class PathOwner(Route):
+    """A route that answers every method on its path: its own, else 405 with the methods it has."""
 
+    EVERY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
-def _owning(by_method: dict[str, Handler]) -> Handler:
-    """A handler for every method: the path's own, else 405 with the methods it has."""
+    def __init__(self, path: str, by_method: dict[str, Handler]) -> None:
+        self.declared_methods = set(by_method)
 
-    async def dispatch(request: Request) -> Response:
-        handler = by_method.get(request.method)
-        if handler is None:
-            raise HTTPException(405, headers={"Allow": ", ".join(by_method)})
-        return await handler(request)
+        async def dispatch(request: Request) -> Response:
+            handler = by_method.get(request.method)
+            if handler is None:
+                raise HTTPException(405, headers={"Allow": ", ".join(by_method)})
+            return await handler(request)
 
-    return dispatch
+        super().__init__(path, dispatch, methods=list(self.EVERY_METHOD))
 
 
 def create_app(resources: ApiResources) -> Starlette:

@@ -533,7 +533,7 @@ async def test_openapi_describes_every_route(extractive_api: Api) -> None:
         (method, route.path)
         for route in extractive_api.system.api.routes
         if isinstance(route, Route)
-        for method in route.methods or ()
+        for method in getattr(route, "declared_methods", route.methods) or ()
         if method != "HEAD"
     }
     described = {(method.upper(), path) for path, item in document["paths"].items() for method in item}

@@ -29,6 +29,8 @@ from tests.support import document_rows, isolated_settings, wait_until_settled
 pytestmark = pytest.mark.integration
 
 SECRET = "a-gateway-hmac-secret-of-32-bytes!"
+# Tenants of this module's own: the documents table is shared by every test of the session.
+ACME_T, GLOBEX_T = f"acme-{uuid.uuid4().hex[:8]}", f"globex-{uuid.uuid4().hex[:8]}"
 # Each tenant's documents say something only they say, and each answers the same question.
 ACME = {
     "acme-direct.txt": "Acme's launch code for the rocket sled is AZURE-FALCON, on the whiteboard.",
@@ -64,16 +66,16 @@ async def tenants(
     settings = await isolated_settings(local_stack, directory, api_jwt_key=SECRET)
     async with running_system(settings, ALL_COMPONENTS):
         async with httpx.AsyncClient(base_url=settings.api_url, timeout=60) as client:
-            for tenant, texts in (("acme", ACME), ("globex", GLOBEX)):
+            for tenant, texts in ((ACME_T, ACME), (GLOBEX_T, GLOBEX)):
                 direct, presigned, via_cli = texts.items()
                 await _upload_direct(client, tenant, *direct)
                 await _upload_presigned(client, tenant, *presigned)
                 path = directory / via_cli[0]
                 path.write_text(via_cli[1])
                 await upload(settings, [(path, via_cli[0])], Placement(tenant=tenant))
-            await _upload_direct(client, "acme", *LEGAL_ONLY, groups="legal")
-        keys = [f"tenants/acme/{name}" for name in [*ACME, LEGAL_ONLY[0]]]
-        keys += [f"tenants/globex/{name}" for name in GLOBEX]
+            await _upload_direct(client, ACME_T, *LEGAL_ONLY, groups="legal")
+        keys = [f"tenants/{ACME_T}/{name}" for name in [*ACME, LEGAL_ONLY[0]]]
+        keys += [f"tenants/{GLOBEX_T}/{name}" for name in GLOBEX]
         rows = await wait_until_settled(settings, keys, timeout=180)
         assert {r["status"] for r in rows} == {"complete"}, [(r["s3_key"], r["error_message"]) for r in rows]
         yield settings
@@ -140,11 +142,11 @@ def _code_of(text: str) -> str:
 
 async def test_each_tenant_gets_only_its_own_sources_over_sse_json_and_openai(tenants: Settings) -> None:
     own = {
-        "acme": {_code_of(t) for t in ACME.values()},
-        "globex": {_code_of(t) for t in GLOBEX.values()},
+        ACME_T: {_code_of(t) for t in ACME.values()},
+        GLOBEX_T: {_code_of(t) for t in GLOBEX.values()},
     }
     async with httpx.AsyncClient(base_url=tenants.api_url, timeout=60) as client:
-        for tenant in ("acme", "globex"):
+        for tenant in (ACME_T, GLOBEX_T):
             for sources in await _sources_three_ways(client, bearer(tenant)):
                 assert _codes(sources) == own[tenant], tenant
 
@@ -152,16 +154,16 @@ async def test_each_tenant_gets_only_its_own_sources_over_sse_json_and_openai(te
 async def test_a_groups_document_reaches_only_that_group_and_the_tenants_admin(tenants: Settings) -> None:
     secret = _code_of(LEGAL_ONLY[1])
     async with httpx.AsyncClient(base_url=tenants.api_url, timeout=60) as client:
-        member = await _sources_three_ways(client, bearer("acme", groups=["legal"]))
-        outsider = await _sources_three_ways(client, bearer("acme", groups=["sales"]))
-        admin = await _sources_three_ways(client, bearer("acme", scope="query admin"))
-        other_tenants_legal = await _sources_three_ways(client, bearer("globex", groups=["legal"]))
+        member = await _sources_three_ways(client, bearer(ACME_T, groups=["legal"]))
+        outsider = await _sources_three_ways(client, bearer(ACME_T, groups=["sales"]))
+        admin = await _sources_three_ways(client, bearer(ACME_T, scope="query admin"))
+        other_tenants_legal = await _sources_three_ways(client, bearer(GLOBEX_T, groups=["legal"]))
     assert all(secret in _codes(sources) for sources in member + admin)
     assert not any(secret in _codes(sources) for sources in outsider + other_tenants_legal)
 
 
 async def test_documents_are_listed_and_read_only_by_those_who_may_see_them(tenants: Settings) -> None:
-    legal_id = str(document_id_for(tenants.s3_bucket, f"tenants/acme/{LEGAL_ONLY[0]}"))
+    legal_id = str(document_id_for(tenants.s3_bucket, f"tenants/{ACME_T}/{LEGAL_ONLY[0]}"))
     async with httpx.AsyncClient(base_url=tenants.api_url, timeout=60) as client:
 
         async def listed(authorization: str) -> set[str]:
@@ -169,19 +171,19 @@ async def test_documents_are_listed_and_read_only_by_those_who_may_see_them(tena
             assert response.status_code == 200
             return {d["filename"] for d in response.json()["items"]}
 
-        assert await listed(bearer("acme")) == set(ACME)
-        assert await listed(bearer("acme", groups=["legal"])) == {*ACME, LEGAL_ONLY[0]}
-        assert await listed(bearer("acme", scope="documents:read admin")) == {*ACME, LEGAL_ONLY[0]}
-        assert await listed(bearer("globex", groups=["legal"])) == set(GLOBEX)
+        assert await listed(bearer(ACME_T)) == set(ACME)
+        assert await listed(bearer(ACME_T, groups=["legal"])) == {*ACME, LEGAL_ONLY[0]}
+        assert await listed(bearer(ACME_T, scope="documents:read admin")) == {*ACME, LEGAL_ONLY[0]}
+        assert await listed(bearer(GLOBEX_T, groups=["legal"])) == set(GLOBEX)
         seen = await client.get(
-            f"/v1/documents/{legal_id}", headers={"Authorization": bearer("acme", groups=["legal"])}
+            f"/v1/documents/{legal_id}", headers={"Authorization": bearer(ACME_T, groups=["legal"])}
         )
         assert seen.status_code == 200
-        missing = await client.get(f"/v1/documents/{uuid.uuid4()}", headers={"Authorization": bearer("acme")})
+        missing = await client.get(f"/v1/documents/{uuid.uuid4()}", headers={"Authorization": bearer(ACME_T)})
         for authorization in (
-            bearer("acme"),
-            bearer("globex", groups=["legal"]),
-            bearer("globex", scope="admin documents:read documents:write"),
+            bearer(ACME_T),
+            bearer(GLOBEX_T, groups=["legal"]),
+            bearer(GLOBEX_T, scope="admin documents:read documents:write"),
         ):
             headers = {"Authorization": authorization}
             for response in (
@@ -191,7 +193,7 @@ async def test_documents_are_listed_and_read_only_by_those_who_may_see_them(tena
             ):
                 assert response.status_code == 404
                 assert response.json()["error"]["code"] == missing.json()["error"]["code"]
-    [row] = await document_rows(tenants, [f"tenants/acme/{LEGAL_ONLY[0]}"])
+    [row] = await document_rows(tenants, [f"tenants/{ACME_T}/{LEGAL_ONLY[0]}"])
     assert row["status"] == "complete"  # nobody who may not see it changed it
 
 
@@ -200,23 +202,23 @@ async def test_an_upload_of_a_type_or_size_ragstream_refuses_writes_nothing(tena
         wrong_type = await client.post(
             "/v1/documents",
             files={"file": ("photo.png", b"\x89PNG\r\n", "image/png")},
-            headers={"Authorization": bearer("acme")},
+            headers={"Authorization": bearer(ACME_T)},
         )
         fake_pdf = await client.post(
             "/v1/documents",
             files={"file": ("fake.pdf", b"not a pdf at all", "application/pdf")},
-            headers={"Authorization": bearer("acme")},
+            headers={"Authorization": bearer(ACME_T)},
         )
         too_large = await client.post(
             "/v1/documents/uploads",
             json={"filename": "huge.pdf", "size": tenants.max_object_size + 1},
-            headers={"Authorization": bearer("acme")},
+            headers={"Authorization": bearer(ACME_T)},
         )
         escaping = await client.post(
             "/v1/documents",
             files={"file": ("x.txt", b"text", "text/plain")},
-            data={"key": "../globex/x.txt"},
-            headers={"Authorization": bearer("acme")},
+            data={"key": f"../{GLOBEX_T}/x.txt"},
+            headers={"Authorization": bearer(ACME_T)},
         )
     assert (wrong_type.status_code, fake_pdf.status_code, too_large.status_code) == (415, 415, 413)
     assert escaping.status_code == 422
@@ -225,7 +227,11 @@ async def test_an_upload_of_a_type_or_size_ragstream_refuses_writes_nothing(tena
     async with s3_client(tenants) as s3:
         listed = await s3.list_objects_v2(Bucket=tenants.s3_bucket, Prefix="tenants/")
     keys = {o["Key"] for o in listed.get("Contents", [])}
-    assert not keys & {"tenants/acme/photo.png", "tenants/acme/fake.pdf", "tenants/globex/x.txt"}
+    assert not keys & {
+        f"tenants/{ACME_T}/photo.png",
+        f"tenants/{ACME_T}/fake.pdf",
+        f"tenants/{GLOBEX_T}/x.txt",
+    }
 
 
 async def test_the_cli_writes_under_the_tenants_prefix_with_its_groups(
@@ -234,9 +240,9 @@ async def test_the_cli_writes_under_the_tenants_prefix_with_its_groups(
     path = tmp_path / "memo.txt"
     path.write_text("A memo.")
     [uploaded] = await upload(
-        tenants, [(path, "memos/memo.txt")], Placement(tenant="acme", groups=frozenset({"hr", "legal"}))
+        tenants, [(path, "memos/memo.txt")], Placement(tenant=ACME_T, groups=frozenset({"hr", "legal"}))
     )
-    assert uploaded.key == "tenants/acme/memos/memo.txt"
+    assert uploaded.key == f"tenants/{ACME_T}/memos/memo.txt"
     async with s3_client(tenants) as s3:
         head = await s3.head_object(Bucket=tenants.s3_bucket, Key=uploaded.key)
     assert head["Metadata"] == {"ragstream-groups": "hr,legal"}
@@ -244,12 +250,12 @@ async def test_the_cli_writes_under_the_tenants_prefix_with_its_groups(
 
 OUTSIDERS = {
     "another tenant's admin in a group of the same name": (
-        "globex",
+        GLOBEX_T,
         ["legal"],
         "query documents:read documents:write admin",
     ),
-    "the same tenant, not in the group": ("acme", ["sales"], "query documents:read documents:write"),
-    "the same tenant and group, without scopes": ("acme", ["legal"], "none"),
+    "the same tenant, not in the group": (ACME_T, ["sales"], "query documents:read documents:write"),
+    "the same tenant and group, without scopes": (ACME_T, ["legal"], "none"),
 }
 
 
@@ -266,9 +272,9 @@ async def test_no_route_shows_or_changes_what_the_caller_may_not_see(
     """Every route of the table, called by someone who may not see a group's document or a user's
     conversation, answers nothing of them and changes neither."""
     secret = _code_of(LEGAL_ONLY[1])
-    lawyer = {"Authorization": bearer("acme", user="lawyer", groups=["legal"])}
+    lawyer = {"Authorization": bearer(ACME_T, user="lawyer", groups=["legal"])}
     question = "What is the legal launch code for the rocket sled?"
-    document_id = str(document_id_for(tenants.s3_bucket, f"tenants/acme/{LEGAL_ONLY[0]}"))
+    document_id = str(document_id_for(tenants.s3_bucket, f"tenants/{ACME_T}/{LEGAL_ONLY[0]}"))
     async with httpx.AsyncClient(base_url=tenants.api_url, timeout=60) as client:
         answered = await client.post("/v1/query", json={"query": question, "stream": False}, headers=lawyer)
         assert secret in answered.text
@@ -294,7 +300,7 @@ async def test_no_route_shows_or_changes_what_the_caller_may_not_see(
                 assert kept not in response.text, (endpoint.method, endpoint.path, response.text[:300])
         conversation = await client.get(f"/v1/conversations/{conversation_id}", headers=lawyer)
     assert [m["role"] for m in conversation.json()["messages"]] == ["user", "assistant"]
-    [row] = await document_rows(tenants, [f"tenants/acme/{LEGAL_ONLY[0]}"])
+    [row] = await document_rows(tenants, [f"tenants/{ACME_T}/{LEGAL_ONLY[0]}"])
     assert row["status"] == "complete"
     async with s3_client(tenants) as s3:
-        await s3.head_object(Bucket=tenants.s3_bucket, Key=f"tenants/acme/{LEGAL_ONLY[0]}")
+        await s3.head_object(Bucket=tenants.s3_bucket, Key=f"tenants/{ACME_T}/{LEGAL_ONLY[0]}")
