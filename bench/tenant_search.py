@@ -1,4 +1,4 @@
-"""Search latency with many tenants in one collection: 50 tenants of 20 one-page documents each,
+"""Search latency with many tenants in one collection: 50 tenants of 20 short documents each,
 searched with the tenant filter every search carries, against one tenant's 20 documents alone in a
 collection of their own, in the same run, in each search mode (Qdrant Edge, in process)."""
 
@@ -146,7 +146,7 @@ async def measure(embedder: Embedder, documents: Sequence[Document]) -> list[Lat
 def result(latencies: Sequence[Latency]) -> Result:
     table = Result(
         "query-tenants",
-        f"Search with many tenants: {TENANTS} tenants x {DOCUMENTS_PER_TENANT} one-page documents in one "
+        f"Search with many tenants: {TENANTS} tenants x {DOCUMENTS_PER_TENANT} short documents in one "
         "collection, against one tenant's alone",
         ("mode", "shared p50 ms", "shared p99 ms", "alone p50 ms", "alone p99 ms", "p50 shared / alone"),
     )
