@@ -1,8 +1,7 @@
 """LlamaIndex's runs in the ingest benchmark: its IngestionPipeline (`bench.llama_baseline`) with
-unstructured called as ragstream calls it, at its best `num_workers`, and with unstructured's
-defaults; each in a process of its own (set up for its way of calling unstructured, the model and
-the parser loaded before the clock starts), timed, with the CPU and peak memory of its process and
-workers."""
+ragstream's parser, at its best `num_workers`, and with unstructured's defaults; each in a process
+of its own (set up for its parser, the model and the parser loaded before the clock starts), timed,
+with the CPU and peak memory of its process and workers."""
 
 from __future__ import annotations
 
@@ -16,14 +15,14 @@ from bench.cpu import CpuLedger, Group
 from bench.runs import POLICY, PeakRss, Run, child_pids, process_of_its_own
 
 LLAMA_INDEX = "LlamaIndex IngestionPipeline"
-TUNED_CALLS = "unstructured as ragstream calls it"
+TUNED_CALLS = "ragstream's parser"
 DEFAULT_CALLS = "unstructured's defaults"
 # The num_workers LlamaIndex's pipeline is tried with: in its own process, or one worker per CPU.
 NUM_WORKERS = (None, os.cpu_count() or 2)
 
 
 def llama_index(model: str, pages: list[Path], choices: Sequence[int | None]) -> tuple[Run, int | None]:
-    """LlamaIndex's pipeline with unstructured called as ragstream calls it, at the best of the
+    """LlamaIndex's pipeline with ragstream's parser, at the best of the
     `num_workers` `choices` (each tried in turn); and that num_workers."""
     best: tuple[Run, int | None] | None = None
     parser = llama_baseline.TUNED

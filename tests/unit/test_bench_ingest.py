@@ -60,8 +60,8 @@ def test_a_slow_round_does_not_set_the_share_of_the_ceiling() -> None:
     )
     assert result.rows[1][5] == "0.90"
     assert result.notes[0].startswith(
-        "model: ragstream 2.70 documents/s is 1.00x (chunks/s: 1.00x) LlamaIndex's with unstructured as"
-        " ragstream calls it and 2.00x (chunks/s: 2.00x)"
+        "model: ragstream 2.70 documents/s is 1.00x (chunks/s: 1.00x) LlamaIndex's with ragstream's"
+        " parser and 2.00x (chunks/s: 2.00x)"
     )
 
 
@@ -81,7 +81,7 @@ def test_each_row_is_its_pipelines_median_round_and_the_notes_give_every_round()
         ("the embedder alone (ceiling)", pytest.approx(4), pytest.approx(40), "10.0", "1.00"),
         ("ragstream, end to end", pytest.approx(3), pytest.approx(30), "10.0", "0.75"),
         (
-            "LlamaIndex IngestionPipeline, unstructured as ragstream calls it",
+            "LlamaIndex IngestionPipeline, ragstream's parser",
             pytest.approx(3.1),
             pytest.approx(31),
             "10.0",
@@ -98,8 +98,8 @@ def test_each_row_is_its_pipelines_median_round_and_the_notes_give_every_round()
     # 500 ms of CPU a document: on all the machine's CPUs, at most 2 documents/s a CPU.
     cpus = os.cpu_count() or 1
     assert result.notes[0] == (
-        "model: ragstream 3.00 documents/s is 0.94x (chunks/s: 0.94x) LlamaIndex's with unstructured as"
-        " ragstream calls it and 2.00x (chunks/s: 2.00x) LlamaIndex's with unstructured's defaults. The"
+        "model: ragstream 3.00 documents/s is 0.94x (chunks/s: 0.94x) LlamaIndex's with ragstream's"
+        " parser and 2.00x (chunks/s: 2.00x) LlamaIndex's with unstructured's defaults. The"
         f" latter parses in one process before its pipeline; were that spread over the {cpus} CPUs, its"
         f" CPU a document would still hold it to {2 * cpus:,.2f} documents/s ({3 / (2 * cpus):.2f}x for"
         " ragstream)"
@@ -143,8 +143,8 @@ def test_pipelines_that_cut_pages_into_different_chunks_are_compared_by_document
     # Of the ceiling: its documents/s (the embedder alone on ragstream's chunks of the same pages).
     assert llama[5] == "0.88"
     assert result.notes[0].startswith(
-        "model: ragstream 3.00 documents/s is 0.86x (chunks/s: 1.07x) LlamaIndex's with unstructured as"
-        " ragstream calls it and 1.71x (chunks/s: 2.14x)"
+        "model: ragstream 3.00 documents/s is 0.86x (chunks/s: 1.07x) LlamaIndex's with ragstream's"
+        " parser and 1.71x (chunks/s: 2.14x)"
     )
 
 
