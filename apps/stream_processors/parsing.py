@@ -45,8 +45,8 @@ MIN_COVERAGE = 0.9
 @dataclass(frozen=True)
 class ParsedDocument:
     chunks: list[Chunk]
-    coverage: float | None = None
-    """The share of the document's words that its chunks hold; None where it is not measured."""
+    coverage: float
+    """The share of the document's words that its chunks hold."""
 
 
 def parse_document(
@@ -58,8 +58,6 @@ def parse_document(
     except UnparseableDocument as exc:
         raise DocumentError(str(exc)) from None
     chunks = chunk_elements(extraction.elements, policy)
-    if extraction.reference is None:
-        return ParsedDocument(chunks)
     coverage = kept_share(extraction.reference, (c.text for c in chunks))
     if coverage < min_coverage:
         raise DocumentError(

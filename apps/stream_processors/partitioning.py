@@ -125,11 +125,11 @@ def _check_docx_container(data: bytes) -> None:
 
 @dataclass(frozen=True)
 class Extraction:
-    """A document's text elements, and its whole text read apart from them (None where no such
-    reading is cheap): what the coverage guard measures the chunks against."""
+    """A document's text elements, and its whole text read apart from them: what the coverage guard
+    measures the chunks against."""
 
     elements: list[TextElement]
-    reference: str | None
+    reference: str
 
 
 def _html(data: bytes, *, page: bool) -> Extraction:

@@ -37,7 +37,7 @@ def test_nothing_kept() -> None:
     assert kept_share("every word lost", []) == 0.0
 
 
-def losing_extraction(monkeypatch: pytest.MonkeyPatch, kept: str, reference: str | None) -> None:
+def losing_extraction(monkeypatch: pytest.MonkeyPatch, kept: str, reference: str) -> None:
     def partition(data: bytes, filename: str, content_type: str) -> Extraction:
         return Extraction([TextElement(text=kept)], reference)
 
@@ -56,13 +56,6 @@ def test_the_threshold_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     losing_extraction(monkeypatch, "one two three", "one two three four five six seven eight nine ten")
     parsed = parse_document(b"...", "reference.html", "text/html", POLICY, min_coverage=0.25)
     assert parsed.coverage == pytest.approx(0.3)
-
-
-def test_coverage_is_not_measured_without_a_reference(monkeypatch: pytest.MonkeyPatch) -> None:
-    losing_extraction(monkeypatch, "one two three", None)
-    parsed = parse_document(b"...", "scan.pdf", "application/pdf", POLICY)
-    assert parsed.coverage is None
-    assert [c.text for c in parsed.chunks] == ["one two three"]
 
 
 @pytest.mark.parametrize(
