@@ -32,7 +32,7 @@ import pypdfium2
 from apps.stream_processors import html_elements, spacy_answers
 from apps.stream_processors.chunking import TextElement
 from apps.stream_processors.docx_elements import docx_elements, docx_text
-from apps.stream_processors.pdf_elements import pdf_elements, pdf_text
+from apps.stream_processors.pdf_elements import pdf_elements, pdf_page_texts
 
 _SKIPPED_CATEGORIES = frozenset({"Header", "Footer", "PageBreak", "PageNumber", "Image"})
 MAX_DOCX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024
@@ -150,8 +150,10 @@ def _markdown(text: str) -> bytes:
 
 
 def _pdf(data: bytes, filename: str) -> Extraction:
+    """The elements, and pdfium's text of every page as the reference: one reading serves both."""
     try:
-        return Extraction(pdf_elements(data, filename), pdf_text(data))
+        pages = pdf_page_texts(data)
+        return Extraction(pdf_elements(data, filename, pages), "\n".join(pages))
     except pypdfium2.PdfiumError as exc:
         raise UnparseableDocument(
             f"no text could be extracted from the PDF: it is corrupt or encrypted ({exc})"

@@ -1,5 +1,6 @@
-"""PDF -> text elements (unstructured's "fast" strategy, mended where it loses words) and the PDF's
-reference text (pdfium's: ~20x faster than pdfminer's, and it reads glyphs pdfminer cannot map).
+"""PDF -> text elements (unstructured's "fast" strategy, mended where it loses words), and each page's
+text as pdfium reads it (~20x faster than pdfminer, and it reads glyphs pdfminer cannot map): the
+coverage guard's reference, and the stand-in for a page pdfminer misreads.
 
 unstructured calls any text block in the top or bottom 7 % of a page a header or footer, so a
 first-page title or a line of a dense page was dropped with the running headers: only what recurs
@@ -30,21 +31,31 @@ _NUMBER = re.compile(r"\d+")
 _MIN_PAGE_SHARE = 0.9  # running headers and footers are a few words of a page
 
 
-def pdf_text(data: bytes) -> str:
-    """The text pdfium reads on each page, pages apart by a line: what the page shows (text placed
-    off the page is left out), in the order of the page's content. Raises `pypdfium2.PdfiumError`
-    for a PDF pdfium cannot open (broken, or encrypted with a password)."""
-    return "\n".join(_page_texts(data))
+def pdf_page_texts(data: bytes) -> list[str]:
+    """The text pdfium reads on each page: what the page shows (text placed off the page is left
+    out), in the order of the page's content. Raises `pypdfium2.PdfiumError` for a PDF pdfium
+    cannot open (broken, or encrypted with a password): read it first, to refuse such a PDF at once."""
+    document = pypdfium2.PdfDocument(data)
+    try:
+        texts = []
+        for index in range(len(document)):
+            page = document[index]
+            text_page = page.get_textpage()
+            texts.append(text_page.get_text_bounded())
+            text_page.close()
+            page.close()
+        return texts
+    finally:
+        document.close()
 
 
-def pdf_elements(data: bytes, filename: str) -> list[TextElement]:
+def pdf_elements(data: bytes, filename: str, page_texts: list[str]) -> list[TextElement]:
     """The PDF's text elements in reading order, its running headers, footers and page numbers left
     out. A page whose elements (furniture included) miss over a tenth of the words pdfium reads
-    there becomes one element of pdfium's text. Raises `pypdfium2.PdfiumError` as `pdf_text` does.
-    Call `partitioning.configure_offline` first in the process."""
+    there (`page_texts`, from `pdf_page_texts`) becomes one element of pdfium's text. Call
+    `partitioning.configure_offline` first in the process."""
     from unstructured.partition.pdf import partition_pdf
 
-    page_texts = _page_texts(data)  # first: it refuses a broken PDF at once
     raw = list(
         partition_pdf(file=io.BytesIO(data), metadata_filename=filename, strategy="fast", languages=["eng"])
     )
@@ -64,21 +75,6 @@ def pdf_elements(data: bytes, filename: str) -> list[TextElement]:
 def _page_element(text: str, page: int) -> TextElement:
     """pdfium's text of a page as one element, with its line ends and the hyphens it marks there."""
     return TextElement(text=text.replace("\r\n", "\n").replace("\x02", "-").strip(), page=page)
-
-
-def _page_texts(data: bytes) -> list[str]:
-    document = pypdfium2.PdfDocument(data)
-    try:
-        texts = []
-        for index in range(len(document)):
-            page = document[index]
-            text_page = page.get_textpage()
-            texts.append(text_page.get_text_bounded())
-            text_page.close()
-            page.close()
-        return texts
-    finally:
-        document.close()
 
 
 def _elements(raw: list[Any]) -> Iterator[tuple[TextElement, bool]]:

@@ -14,10 +14,10 @@ import pytest
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
+from apps.stream_processors import pdf_elements as reading
 from apps.stream_processors.chunking import TextElement
 from apps.stream_processors.coverage import word_counts
 from apps.stream_processors.partitioning import configure_offline
-from apps.stream_processors.pdf_elements import pdf_elements, pdf_text
 from tests import documents
 
 SKIPPED_BY_PARTITIONING = frozenset({"Header", "Footer", "PageBreak", "PageNumber", "Image"})
@@ -104,6 +104,16 @@ def without_unicode_maps(data: bytes, family: str = "DejaVuSans") -> bytes:
 
 def texts(elements: list[TextElement]) -> list[str]:
     return [e.text for e in elements]
+
+
+def pdf_text(data: bytes) -> str:
+    """The reference text partitioning measures a PDF's chunks against."""
+    return "\n".join(reading.pdf_page_texts(data))
+
+
+def pdf_elements(data: bytes, filename: str) -> list[TextElement]:
+    """The elements, from pdfium's reading of the pages as partitioning makes it."""
+    return reading.pdf_elements(data, filename, reading.pdf_page_texts(data))
 
 
 def test_pdf_text_reads_every_page_in_order() -> None:
