@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from apps.cli.api_client import api_client, unreachable_message
 from apps.common import file_types
 from apps.common.documents import document_id_for
-from apps.common.identity import DEFAULT_TENANT, TENANT_PREFIX, groups_metadata
+from apps.common.identity import DEFAULT_TENANT, groups_metadata, key_of_tenant
 from apps.common.s3 import s3_client
 from apps.common.settings import Settings
 
@@ -60,9 +60,7 @@ class Placement:
     groups: frozenset[str] = frozenset()
 
     def key(self, relative: str) -> str:
-        return (
-            f"{TENANT_PREFIX}{self.tenant}/{self.prefix}{relative}" if self.tenant else self.prefix + relative
-        )
+        return key_of_tenant(self.tenant, self.prefix + relative) if self.tenant else self.prefix + relative
 
     @property
     def metadata(self) -> dict[str, str]:

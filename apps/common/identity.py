@@ -48,6 +48,11 @@ class Access:
         return tenant == self.tenant and (self.every_group or not groups or bool(self.groups & set(groups)))
 
 
+def key_of_tenant(tenant: str, key: str) -> str:
+    """The bucket key of `key` under `tenant`'s prefix: what `tenant_of_key` reads back."""
+    return f"{TENANT_PREFIX}{tenant}/{key}"
+
+
 def tenant_of_key(key: str) -> str:
     """The tenant a bucket key belongs to: `tenants/{tenant}/...`, else the default tenant."""
     if key.startswith(TENANT_PREFIX):

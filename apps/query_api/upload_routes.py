@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from apps.common import file_types
 from apps.common.documents import document_id_for
-from apps.common.identity import TENANT_PREFIX, Identity, groups_metadata, parse_groups
+from apps.common.identity import Identity, groups_metadata, key_of_tenant, parse_groups
 from apps.common.intake import start_upload
 from apps.common.s3 import s3_client
 from apps.common.settings import Settings
@@ -34,7 +34,7 @@ def tenant_key(identity: Identity, key: str) -> str:
     """The bucket key of `key` under the caller's tenant; 422 for a key that is not a plain path."""
     if len(key) > UPLOAD_KEY_MAX_CHARS or not re.fullmatch(UPLOAD_KEY_PATTERN, key):
         raise ApiError(422, "invalid_key", f"{key!r} is not a relative path of plain names (a/b/c.pdf)")
-    return f"{TENANT_PREFIX}{identity.tenant}/{key}"
+    return key_of_tenant(identity.tenant, key)
 
 
 def _content_type(filename: str) -> str:

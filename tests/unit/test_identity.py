@@ -16,6 +16,7 @@ from apps.common.identity import (
     Identity,
     groups_metadata,
     groups_of_metadata,
+    key_of_tenant,
     parse_groups,
     tenant_of_key,
 )
@@ -140,3 +141,8 @@ def test_groups_travel_as_ascii_object_metadata() -> None:
     assert groups_of_metadata(metadata) == groups
     assert groups_of_metadata({"ragstream-groups": "legal,hr"}) == frozenset({"legal", "hr"})
     assert groups_metadata(frozenset()) == {}
+
+
+def test_a_key_under_a_tenant_reads_back_as_that_tenants() -> None:
+    assert key_of_tenant("acme", "reports/q1.pdf") == "tenants/acme/reports/q1.pdf"
+    assert tenant_of_key(key_of_tenant("acme", "reports/q1.pdf")) == "acme"
