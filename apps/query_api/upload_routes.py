@@ -62,20 +62,25 @@ def _check_size(settings: Settings, size: int) -> None:
 
 
 def pending_document(
-    settings: Settings, identity: Identity, key: str, content_type: str, size: int, groups: frozenset[str]
+    settings: Settings,
+    identity: Identity,
+    change: S3ObjectChange,
+    content_type: str,
+    groups: frozenset[str],
+    workflow_id: str,
 ) -> Document:
     """The document an upload creates, as `GET /v1/documents/{id}` will show it once registered."""
     now = datetime.now(UTC)
     return Document(
-        id=document_id_for(settings.s3_bucket, key),
-        bucket=settings.s3_bucket,
-        s3_key=key,
-        filename=PurePosixPath(key).name,
+        id=document_id_for(change.bucket, change.key),
+        bucket=change.bucket,
+        s3_key=change.key,
+        filename=change.filename,
         content_type=content_type,
-        size_bytes=size,
+        size_bytes=change.size,
         status="pending",
         error_message=None,
-        version="",
+        version=change.version,
         content_sha256=None,
         chunk_count=0,
         coverage=None,
@@ -83,7 +88,7 @@ def pending_document(
         collection=settings.qdrant_collection,
         tenant=identity.tenant,
         groups=sorted(groups),
-        workflow_id=None,
+        workflow_id=workflow_id,
         uploaded_at=now,
         indexed_at=None,
         updated_at=now,
@@ -139,8 +144,7 @@ async def upload_document(request: Request) -> Response:
         event_time=datetime.now(UTC),
     )
     started = await start_upload(await request.app.state.temporal(), settings, change)
-    document = pending_document(settings, identity, key, content_type, size, groups)
-    document = document.model_copy(update={"version": change.version, "workflow_id": started.workflow_id})
+    document = pending_document(settings, identity, change, content_type, groups, started.workflow_id)
     return JSONResponse(document.model_dump(mode="json"), status_code=202)
 
 
