@@ -162,6 +162,12 @@ DocumentStatus = Literal["pending", "indexing", "complete", "failed", "deleted"]
 
 class DocumentQuery(PageQuery):
     status: DocumentStatus | None = Field(default=None, description="only documents in this status")
+    filename: str | None = Field(
+        default=None,
+        max_length=255,
+        pattern=r"^[^\x00]*$",
+        description="only documents whose filename contains this (any case)",
+    )
 
 
 class Document(BaseModel):
@@ -195,6 +201,13 @@ class DocumentPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class DocumentCounts(BaseModel):
+    """How many of the caller's documents are in each status."""
+
+    counts: dict[DocumentStatus, int] = Field(description="every status, zero included")
+    total: int = Field(description="all of them but the deleted")
 
 
 # An upload's key under its tenant's prefix: a relative path of plain names (not absolute, no empty,
@@ -252,6 +265,19 @@ class Caller(BaseModel):
     user: str
     groups: list[str]
     scopes: list[str] = Field(description="of query, documents:read, documents:write, admin")
+
+
+class SystemInfo(BaseModel):
+    """How this deployment is set up: what the console shows and defaults to."""
+
+    version: str
+    auth: bool = Field(description="whether callers must send credentials")
+    chat_model: str
+    embedding_model: str
+    search_mode: SearchMode = Field(description="the default of queries that name none")
+    top_k: int = Field(description="the default of queries that name none")
+    temporal_ui: str | None = Field(description="the Temporal UI, where its workflows can be followed")
+    metrics: str = Field(description="the Prometheus metrics (admin of the default tenant)")
 
 
 class Health(BaseModel):

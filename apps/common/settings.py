@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "ragstream-ingest"
     temporal_tls: bool = False
+    temporal_ui_url: str | None = Field(default=None, description="the Temporal UI, linked from the console")
     temporal_tls_cert: SecretStr | None = Field(default=None, description="PEM client certificate (mTLS)")
     temporal_tls_key: SecretStr | None = Field(default=None, description="PEM client key (mTLS)")
 

@@ -70,7 +70,8 @@ class LocalStack:
 
     def environment(self, *, api_port: int = 8000) -> dict[str, str]:
         """The `RAGSTREAM_*` settings that point every ragstream process at this stack."""
-        return {
+        ui = {"RAGSTREAM_TEMPORAL_UI_URL": self.temporal.ui_url} if self.temporal.ui_url else {}
+        return ui | {
             "RAGSTREAM_STATE_DIR": str(self.state_dir),
             "RAGSTREAM_DATABASE_URL": self.database_url,
             "RAGSTREAM_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,

@@ -32,6 +32,7 @@ from apps.query_api import (
     query_routes,
     s3_event_routes,
     search_routes,
+    system_routes,
     upload_routes,
 )
 from apps.query_api.auth import Authenticator, AuthMiddleware, identity_of
@@ -52,6 +53,15 @@ async def openapi_json(request: Request) -> Response:
 
 
 ENDPOINTS: list[Endpoint] = [
+    Endpoint(
+        "GET",
+        "/v1/system",
+        system_routes.system,
+        "How this deployment is set up: models, query defaults, where to follow it",
+        "identity",
+        responses={200: api.SystemInfo},
+        scope="identified",
+    ),
     Endpoint(
         "GET",
         "/v1/me",
@@ -143,6 +153,15 @@ ENDPOINTS: list[Endpoint] = [
         scope="documents:read",
     ),
     # Before /v1/documents/{id}: a static path must match before the parameter takes it.
+    Endpoint(
+        "GET",
+        "/v1/documents/counts",
+        document_routes.count_documents,
+        "How many documents are in each status",
+        "documents",
+        responses={200: api.DocumentCounts},
+        scope="documents:read",
+    ),
     Endpoint(
         "POST",
         "/v1/documents",
@@ -416,6 +435,7 @@ def create_app(resources: ApiResources) -> Starlette:
     app.state.store = resources.store
     app.state.temporal = resources.temporal
     app.state.openapi = describe_api(secured=authenticator.enabled)
+    app.state.auth_enabled = authenticator.enabled
     app.state.engine = RagEngine(
         resources.settings,
         pool=resources.pool,

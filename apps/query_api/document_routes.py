@@ -16,7 +16,7 @@ from apps.query_api.auth import identity_of
 from apps.query_api.document_store import DocumentStore
 from apps.query_api.errors import ApiError
 from apps.query_api.requests import path_uuid, read_query
-from schemas.api import Document, DocumentPage, DocumentQuery
+from schemas.api import Document, DocumentCounts, DocumentPage, DocumentQuery
 from schemas.s3_events import S3ObjectChange
 
 
@@ -30,11 +30,19 @@ def _document(row: dict[str, Any]) -> Document:
 
 async def list_documents(request: Request) -> Response:
     query = read_query(request, DocumentQuery)
-    rows, total = await _store(request).list_page(status=query.status, limit=query.limit, offset=query.offset)
+    rows, total = await _store(request).list_page(
+        status=query.status, filename=query.filename, limit=query.limit, offset=query.offset
+    )
     page = DocumentPage(
         items=[_document(r) for r in rows], total=total, limit=query.limit, offset=query.offset
     )
     return JSONResponse(page.model_dump(mode="json"))
+
+
+async def count_documents(request: Request) -> Response:
+    counts = await _store(request).count_by_status()
+    total = sum(n for status, n in counts.items() if status != "deleted")
+    return JSONResponse(DocumentCounts(counts=counts, total=total).model_dump(mode="json"))
 
 
 async def get_document(request: Request) -> Response:

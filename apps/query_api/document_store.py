@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID
 
 from apps.common.database import Pool
 from apps.common.identity import Access
 from schemas.api import DocumentStatus
+
+STATUSES: tuple[DocumentStatus, ...] = get_args(DocumentStatus)
 
 _COLUMNS = (
     "id, bucket, s3_key, filename, content_type, size_bytes, status, error_message, version, content_sha256,"
@@ -38,13 +40,14 @@ class DocumentStore:
             return await cur.fetchone()
 
     async def list_page(
-        self, *, status: DocumentStatus | None, limit: int, offset: int
+        self, *, status: DocumentStatus | None, filename: str | None = None, limit: int, offset: int
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of the caller's documents, newest first, and their count (deleted ones only when
-        asked for)."""
+        asked for; only those whose filename holds `filename`, in any case, when given)."""
         wanted = "status = %(status)s" if status else "status <> 'deleted'"
-        where = f"{wanted} AND {_VISIBLE}"
-        params = self._scope | {"status": status, "limit": limit, "offset": offset}
+        named = " AND strpos(lower(filename), lower(%(filename)s)) > 0" if filename else ""
+        where = f"{wanted}{named} AND {_VISIBLE}"
+        params = self._scope | {"status": status, "filename": filename, "limit": limit, "offset": offset}
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 f"SELECT {_COLUMNS} FROM documents WHERE {where}"
@@ -55,3 +58,12 @@ class DocumentStore:
             cur = await conn.execute(f"SELECT count(*) AS n FROM documents WHERE {where}", params)
             total = await cur.fetchone()
         return rows, int(total["n"]) if total else 0
+
+    async def count_by_status(self) -> dict[DocumentStatus, int]:
+        """How many of the caller's documents are in each status, every status named."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT status, count(*) AS n FROM documents WHERE {_VISIBLE} GROUP BY status", self._scope
+            )
+            found = {row["status"]: int(row["n"]) for row in await cur.fetchall()}
+        return {status: found.get(status, 0) for status in STATUSES}

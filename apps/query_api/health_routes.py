@@ -1,4 +1,4 @@
-"""`/healthz` (the process is up) and `/readyz` (its dependencies answer)."""
+"""`/healthz` (the process is up) and `/readyz` (Postgres, the vector store, Kafka and Temporal answer)."""
 
 from __future__ import annotations
 
@@ -33,8 +33,14 @@ async def _kafka(request: Request) -> None:
         await admin.describe_cluster()
 
 
+async def _temporal(request: Request) -> None:
+    client = await request.app.state.temporal()
+    if not await client.service_client.check_health():
+        raise RuntimeError("Temporal answered that it is not serving")
+
+
 async def readyz(request: Request) -> Response:
-    checks = {"postgres": _postgres, "vector_store": _vector_store, "kafka": _kafka}
+    checks = {"postgres": _postgres, "vector_store": _vector_store, "kafka": _kafka, "temporal": _temporal}
     results: dict[str, str] = {}
     for name, check in checks.items():
         try:

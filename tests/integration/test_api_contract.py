@@ -72,9 +72,7 @@ def test_every_operation_conforms_to_the_description(case: schemathesis.Case[Any
     case.call_and_validate(base_url=api_url)
 
 
-def test_the_api_is_ready_when_postgres_qdrant_and_kafka_answer(api_url: str) -> None:
+def test_the_api_is_ready_when_postgres_qdrant_kafka_and_temporal_answer(api_url: str) -> None:
     response = httpx.get(f"{api_url}/readyz", timeout=10)
-    assert (response.status_code, response.json()) == (
-        200,
-        {"status": "ready", "checks": {"postgres": "ok", "vector_store": "ok", "kafka": "ok"}},
-    )
+    checks = {"postgres": "ok", "vector_store": "ok", "kafka": "ok", "temporal": "ok"}
+    assert (response.status_code, response.json()) == (200, {"status": "ready", "checks": checks})

@@ -26,6 +26,7 @@ from apps.cli.system import System, running_system
 from apps.common.settings import Settings
 from apps.common.vector_store import ChunkPoint
 from apps.devstack.stack import LocalStack
+from apps.query_api.app import API_VERSION
 from apps.query_api.conversation_store import ConversationStore
 from apps.query_api.rag import RagEngine, Retrieval
 from schemas.points import ChunkPayload, point_id
@@ -420,6 +421,22 @@ async def test_without_auth_every_caller_is_the_anonymous_user_of_the_default_te
         "user": "anonymous",
         "groups": [],
         "scopes": ["admin", "documents:read", "documents:write", "query"],
+    }
+
+
+async def test_the_system_endpoint_names_the_models_and_query_defaults(extractive_api: Api) -> None:
+    settings = extractive_api.settings
+    async with extractive_api.client() as client:
+        info = (await client.get("/v1/system")).json()
+    assert info == {
+        "version": API_VERSION,
+        "auth": False,
+        "chat_model": settings.resolved_chat_model,
+        "embedding_model": settings.resolved_embedding_model,
+        "search_mode": settings.search_mode,
+        "top_k": settings.query_top_k,
+        "temporal_ui": None,
+        "metrics": "/metrics",
     }
 
 

@@ -197,6 +197,33 @@ async def test_documents_are_listed_and_read_only_by_those_who_may_see_them(tena
     assert row["status"] == "complete"  # nobody who may not see it changed it
 
 
+async def test_counts_and_the_filename_search_see_only_what_the_caller_may(tenants: Settings) -> None:
+    async with httpx.AsyncClient(base_url=tenants.api_url, timeout=60) as client:
+
+        async def counts(authorization: str) -> dict[str, Any]:
+            response = await client.get("/v1/documents/counts", headers={"Authorization": authorization})
+            assert response.status_code == 200, response.text
+            body: dict[str, Any] = response.json()
+            return body
+
+        async def named(authorization: str, part: str) -> list[str]:
+            response = await client.get(
+                "/v1/documents", params={"filename": part}, headers={"Authorization": authorization}
+            )
+            assert response.status_code == 200, response.text
+            return sorted(d["filename"] for d in response.json()["items"])
+
+        nobody_else = {"pending": 0, "indexing": 0, "failed": 0, "deleted": 0}
+        assert await counts(bearer(ACME_T)) == {"counts": {"complete": 3, **nobody_else}, "total": 3}
+        assert (await counts(bearer(ACME_T, groups=["legal"])))["counts"]["complete"] == 4
+        assert (await counts(bearer(GLOBEX_T, groups=["legal"])))["counts"]["complete"] == 3
+        assert await named(bearer(ACME_T), "PRESIGNED") == ["acme-presigned.txt"]
+        assert await named(bearer(ACME_T), "legal") == []
+        assert await named(bearer(ACME_T, groups=["legal"]), "Legal") == [LEGAL_ONLY[0]]
+        assert await named(bearer(GLOBEX_T), "acme") == []
+        assert await named(bearer(ACME_T), "%") == []  # a substring, not a LIKE pattern
+
+
 async def test_an_upload_of_a_type_or_size_ragstream_refuses_writes_nothing(tenants: Settings) -> None:
     async with httpx.AsyncClient(base_url=tenants.api_url, timeout=60) as client:
         wrong_type = await client.post(
