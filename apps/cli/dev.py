@@ -30,6 +30,7 @@ def _summary(stack: LocalStack, system: System) -> Table:
     table = Table(title="ragstream is running", show_header=True, header_style="bold")
     table.add_column("part")
     table.add_column("where")
+    table.add_row("web console", f"{system.api_url}/")
     table.add_row("query API", f"{system.api_url}  (POST /v1/query, GET /v1/documents, /healthz)")
     table.add_row("S3 (moto)", f"{stack.s3.endpoint_url}  bucket {system.settings.s3_bucket}")
     table.add_row("Kafka (Tansu)", stack.kafka.bootstrap_servers)
@@ -69,7 +70,8 @@ def run_dev(port: int) -> None:
             _write_stack_env(STACK_ENV_FILE, environment)
             console.print(_summary(stack, system))
             console.print(
-                'Try: [bold]ragstream ingest docs/ --wait[/] then [bold]ragstream ask "..."[/]. Ctrl-C stops.'
+                f"Open [bold]{system.api_url}/[/] in a browser, or try [bold]ragstream ingest docs/ --wait[/]"
+                ' then [bold]ragstream ask "..."[/]. Ctrl-C stops.'
             )
 
         status.start()

@@ -22,6 +22,7 @@ from apps.common.settings import Settings
 from apps.common.temporal import LazyTemporal
 from apps.common.vector_store import VectorStore
 from apps.query_api import (
+    console_routes,
     conversation_routes,
     document_routes,
     generation_routes,
@@ -53,6 +54,16 @@ async def openapi_json(request: Request) -> Response:
 
 
 ENDPOINTS: list[Endpoint] = [
+    Endpoint(
+        "GET",
+        "/",
+        console_routes.index,
+        "The web console: documents, questions, retrieval test and system status",
+        "console",
+        responses={200: None},
+        media_type="text/html",
+        scope="public",
+    ),
     Endpoint(
         "GET",
         "/v1/system",
@@ -419,15 +430,21 @@ class PathOwner(Route):
 
 
 def create_app(resources: ApiResources) -> Starlette:
-    routes = _routes(ENDPOINTS)
+    routes = [*_routes(ENDPOINTS), console_routes.assets()]
     authenticator = Authenticator(resources.settings)
     public = [e.path for e in ENDPOINTS if e.public]
     app = Starlette(
         routes=routes,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
+            Middleware(console_routes.SecurityHeadersMiddleware),
             Middleware(TelemetryMiddleware),
-            Middleware(AuthMiddleware, authenticator=authenticator, public_paths=public),
+            Middleware(
+                AuthMiddleware,
+                authenticator=authenticator,
+                public_paths=public,
+                public_prefixes=[console_routes.ASSETS_PREFIX + "/"],
+            ),
         ],
     )
     app.state.settings = resources.settings

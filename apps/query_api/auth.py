@@ -105,19 +105,28 @@ def identity_of(request: Request) -> Identity:
 
 class AuthMiddleware:
     """Puts the caller's identity in the request's state; answers 401 (JSON error body) to requests
-    without valid credentials, except on public paths."""
+    without valid credentials, except on public paths and under public prefixes (static files)."""
 
-    def __init__(self, app: ASGIApp, *, authenticator: Authenticator, public_paths: Collection[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        authenticator: Authenticator,
+        public_paths: Collection[str],
+        public_prefixes: Collection[str] = (),
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.public_paths = frozenset(public_paths)
+        self.public_prefixes = tuple(public_prefixes)
 
     async def __call__(self, scope: Connection, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         identity = self._identify(scope)
-        if identity is not None or scope["path"] in self.public_paths:
+        path: str = scope["path"]
+        if identity is not None or path in self.public_paths or path.startswith(self.public_prefixes):
             scope.setdefault("state", {})["identity"] = identity
             await self.app(scope, receive, send)
             return

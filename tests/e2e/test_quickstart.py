@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from apps.devstack.process import free_port, port_open
@@ -111,6 +112,14 @@ def test_readme_quickstart(dev_stack: tuple[Path, int, subprocess.Popen[str]]) -
     assert names[-1] == "done"
     assert set(names[1:-1]) == {"token"}
     assert json.loads(events[0][1])["sources"][0]["filename"] == "penguins.txt"
+
+    # The console: its address printed, its page served, the Temporal UI it links to up.
+    assert re.search(rf"web console\W+http://127\.0\.0\.1:{port}/", output), output
+    page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
+    assert page.status_code == 200
+    assert "ragstream" in page.text
+    temporal_ui = httpx.get(f"http://127.0.0.1:{port}/v1/system", timeout=10).json()["temporal_ui"]
+    assert httpx.get(temporal_ui, timeout=10).status_code == 200
 
     listening = {int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", output)}
     assert len(listening) >= 5  # the API, Kafka, Temporal (and its UI), Postgres, S3

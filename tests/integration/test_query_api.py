@@ -440,6 +440,27 @@ async def test_the_system_endpoint_names_the_models_and_query_defaults(extractiv
     }
 
 
+async def test_the_console_is_served_with_a_strict_content_security_policy(extractive_api: Api) -> None:
+    async with extractive_api.client() as client:
+        page = await client.get("/")
+        script = await client.get("/console/js/main.js")
+        missing = await client.get("/console/js/no-such-file.js")
+        answer = await client.get("/v1/me")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<script type="module" src="/console/js/main.js"></script>' in page.text
+    assert "<script>" not in page.text  # no inline script: the policy would refuse it anyway
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    for response in (page, script, answer):
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self';" in policy
+        assert "unsafe-inline" not in policy
+        assert response.headers["x-content-type-options"] == "nosniff"
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+
+
 async def test_documents_are_listed_by_status_and_unknown_ones_are_404(extractive_api: Api) -> None:
     async with extractive_api.client() as client:
         listing = await client.get("/v1/documents", params={"status": "complete", "limit": 10})
