@@ -225,9 +225,14 @@ async def test_a_corrupt_file_fails_with_its_message_then_is_reprocessed_and_del
     dialog = page.get_by_role("dialog")
     await expect(dialog).to_contain_text(name)
     await dialog.get_by_role("button", name="Delete", exact=True).click()
-    await expect(row).to_have_count(0, timeout=30_000)
-    [document] = await document_rows(console, [key])
-    assert document["status"] == "deleted"
+
+    async def deleted() -> bool:
+        [document] = await document_rows(console, [key])
+        return bool(document["status"] == "deleted")
+
+    await wait_for(deleted, timeout=60, what="the document to be deleted")
+    await page.get_by_label("Status").select_option("deleted")
+    await expect(row).to_contain_text("deleted", timeout=2_000)
 
 
 async def test_dropped_files_upload_each_with_its_progress_and_groups(
