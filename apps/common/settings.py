@@ -16,12 +16,15 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from apps.common.local_encoders import LocalRuntime, local_model_name
 from schemas.api import SearchMode
 
 STATE_DIR = Path(".ragstream")
 STACK_ENV_FILE = STATE_DIR / "stack.env"
 
-DEFAULT_LOCAL_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+# int8 won the retrieval benchmark's quality check against torch's fp32 (bench/retrieval.py).
+DEFAULT_LOCAL_RUNTIME: LocalRuntime = "onnx-int8"
+DEFAULT_LOCAL_EMBEDDING_MODEL = local_model_name(DEFAULT_LOCAL_RUNTIME)
 DEFAULT_OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
 EXTRACTIVE_CHAT_MODEL = "extractive"
 DEFAULT_OPENAI_CHAT_MODEL = "gpt-4o-mini"
@@ -80,6 +83,11 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     embedding_model: str | None = None
+    # The local model's runtime, when no embedding model is named and there is no OpenAI key.
+    local_embedding_runtime: LocalRuntime = DEFAULT_LOCAL_RUNTIME
+    onnx_model_dir: Path | None = Field(
+        default=None, description="the exported ONNX models (default: the environment's share/ragstream/onnx)"
+    )
     chat_model: str | None = None
     openai_max_retries: int = Field(default=5, ge=0)
     embed_batch_messages: int = Field(default=8, ge=1)
@@ -131,7 +139,9 @@ class Settings(BaseSettings):
         """The embedding model in use: the one configured, else OpenAI's with a key, else the local one."""
         if self.embedding_model:
             return self.embedding_model
-        return DEFAULT_OPENAI_EMBEDDING_MODEL if self.openai_api_key else DEFAULT_LOCAL_EMBEDDING_MODEL
+        if self.openai_api_key:
+            return DEFAULT_OPENAI_EMBEDDING_MODEL
+        return local_model_name(self.local_embedding_runtime)
 
     @cached_property
     def resolved_chat_model(self) -> str:

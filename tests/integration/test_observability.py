@@ -86,6 +86,7 @@ async def test_one_trace_from_the_s3_event_into_qdrant(
     for stage in ("parse", "embed", "upsert"):
         assert moved("ragstream_stage_messages_total", stage=stage, outcome="processed") >= 1, stage
         assert moved("ragstream_stage_duration_seconds_count", stage=stage) >= 1, stage
-    assert moved("ragstream_chunks_embedded_total", model="all-MiniLM-L6-v2") >= row["chunk_count"]
+    model = settings.resolved_embedding_model
+    assert moved("ragstream_chunks_embedded_total", model=model) >= row["chunk_count"]
     assert moved("ragstream_workflow_outcomes_total", status="complete") >= 1
     assert moved("ragstream_http_requests_total", method="POST", route="/v1/query", status="200") == 1

@@ -1,6 +1,6 @@
-"""Unit tests of `LocalEmbedder` with the real all-MiniLM-L6-v2: concurrent questions are answered a
-batch at a time and never wait for chunks, a document's chunks (even one) go over the lanes, and an
-encode split over lanes gives each text its own vector."""
+"""Unit tests of `LocalEmbedder` with the real all-MiniLM-L6-v2, on each runtime (ONNX Runtime int8 and
+PyTorch): concurrent questions are answered a batch at a time and never wait for chunks, a document's
+chunks (even one) go over the lanes, and an encode split over lanes gives each text its own vector."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from apps.common.embeddings import LANE_NICENESS, QUESTION_NICENESS, LocalEmbedder, Vectors, spec_of
-from apps.common.settings import DEFAULT_LOCAL_EMBEDDING_MODEL
+from apps.common.local_encoders import LocalEncoder, LocalRuntime, local_encoder, local_model_name
 from tests.support import wait_for
 
 QUESTIONS = [
@@ -22,9 +22,10 @@ QUESTIONS = [
 ] * 5
 
 
-@pytest.fixture(scope="module")
-def embedder() -> LocalEmbedder:
-    return LocalEmbedder(spec_of(DEFAULT_LOCAL_EMBEDDING_MODEL), lanes=3)
+@pytest.fixture(scope="module", params=["onnx-int8", "torch"])
+def embedder(request: pytest.FixtureRequest) -> LocalEmbedder:
+    runtime: LocalRuntime = request.param
+    return LocalEmbedder(spec_of(local_model_name(runtime)), local_encoder(runtime), lanes=3)
 
 
 @contextlib.contextmanager
@@ -54,7 +55,7 @@ async def test_questions_waiting_for_the_model_are_answered_a_batch_at_a_time_in
     niceness: set[int] = set()
     encode_lane = embedder._encode_lane
 
-    def counted(model: object, texts: Sequence[str]) -> Vectors:
+    def counted(model: LocalEncoder, texts: Sequence[str]) -> Vectors:
         encodes.append((len(texts), sum(request.vectors.done() for request in requests)))
         niceness.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         return encode_lane(model, texts)
@@ -66,8 +67,9 @@ async def test_questions_waiting_for_the_model_are_answered_a_batch_at_a_time_in
         requests = list(embedder._questions)
     answers = await asking
 
-    # One thread (the event loop keeps the GIL), four at a time, each four answered at once.
-    assert encodes == [(4, answered) for answered in range(0, len(QUESTIONS), 4)]
+    # One thread (the event loop keeps the GIL), a batch at a time, each batch answered at once.
+    size = embedder._batch_size
+    assert encodes == [(size, answered) for answered in range(0, len(QUESTIONS), size)]
     # The lanes give way to questions: the question thread is less nice than they are.
     assert niceness == {min(19, os.getpriority(os.PRIO_PROCESS, 0) + QUESTION_NICENESS)}
     assert QUESTION_NICENESS < LANE_NICENESS
@@ -107,7 +109,7 @@ async def test_a_failed_encode_fails_every_request_in_it_and_not_the_next(
 ) -> None:
     encode_lane = embedder._encode_lane
 
-    def broken(model: object, texts: Sequence[str]) -> Vectors:
+    def broken(model: LocalEncoder, texts: Sequence[str]) -> Vectors:
         raise RuntimeError("out of memory")
 
     monkeypatch.setattr(embedder, "_encode_lane", broken)
@@ -141,7 +143,7 @@ async def test_chunks_go_over_every_lane_and_each_gets_its_own_vector(
         lanes.append(lane_count)
         return encode(texts, lane_count)
 
-    def lane(model: object, texts: Sequence[str]) -> Vectors:
+    def lane(model: LocalEncoder, texts: Sequence[str]) -> Vectors:
         niceness.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         return encode_lane(model, texts)
 
