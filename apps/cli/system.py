@@ -23,7 +23,7 @@ from temporalio.worker import Worker
 from apps.common.build_settings import build_settings
 from apps.common.database import migrate, open_pool
 from apps.common.embeddings import Embedder, Embedders
-from apps.common.generations import LiveGenerations, ensure_live_generation
+from apps.common.generations import LiveGenerations, embedder_drift, ensure_live_generation
 from apps.common.kafka import ensure_topics, make_broker
 from apps.common.llm import make_chat_model
 from apps.common.s3 import s3_client, sqs_client
@@ -93,6 +93,9 @@ async def running_system(settings: Settings, components: Collection[Component]) 
                 settings.resolved_embedding_model, settings.chunk_size, settings.chunk_overlap
             )
             live = await ensure_live_generation(pool, system.store, settings.qdrant_collection, build)
+            drift = embedder_drift(live, settings.resolved_embedding_model)
+            if drift:
+                log.warning(drift)
             system.embedder = system.embedders.get(live.embedding_model)
             # Loading the local model takes seconds: now, beside the parser's start, not on a first question.
             warm_up = asyncio.create_task(system.embedder.warm_up())

@@ -155,6 +155,19 @@ async def ensure_live_generation(
     return generation
 
 
+def embedder_drift(live: Generation, wanted: str) -> str | None:
+    """Why the live generation goes on with its own embedder when the settings name another (vectors
+    of two embedders, even two runtimes of one model, must never meet in one collection), and how
+    to switch; None when they agree."""
+    if live.embedding_model == wanted:
+        return None
+    return (
+        f"the live generation {live.name} was built with {live.embedding_model}, and its questions are"
+        f" embedded with it too; the settings name {wanted}, which takes over only through a reindex:"
+        f" ragstream reindex --from document.chunked --embedding-model {wanted}"
+    )
+
+
 class LiveGenerations:
     """The live generation of an alias, read at most once a `ttl_seconds`: a switch is seen within
     two, without a query per request.

@@ -292,3 +292,46 @@ async def test_reindex_from_chunks_with_another_embedding_model(
         assert response.status_code == 200
         assert response.json()["collection"] == new_name
         assert stub.embedding_requests[-1] == ["What about deserts?"]  # the question, with the new model
+
+
+async def test_switching_the_local_models_runtime_is_a_reindex_from_the_chunks(
+    local_stack: LocalStack, tmp_path: Path
+) -> None:
+    """A system built on PyTorch moves to ONNX Runtime int8 only through a new generation: until then
+    its questions are embedded by the runtime that embedded its chunks."""
+    settings = await isolated_settings(
+        local_stack, tmp_path, local_embedding_runtime="torch", chat_model="extractive"
+    )
+    keys = [f"runtime/{topic}.md" for topic in TOPICS[:3]]
+    async with running_system(settings, ALL_COMPONENTS) as system:
+        assert system.store is not None
+        async with s3_client(settings) as s3:
+            for key, topic in zip(keys, TOPICS[:3], strict=True):
+                await s3.put_object(Bucket=settings.s3_bucket, Key=key, Body=article(topic).encode())
+        rows = await wait_until_complete(settings, keys)
+        pool = await open_pool(settings.database_url)
+        try:
+            [old] = await generations.list_all(pool, settings.qdrant_collection)
+            assert old.embedding_model == "all-MiniLM-L6-v2"
+            code, output = await ragstream(
+                settings,
+                "reindex",
+                "--from",
+                "document.chunked",
+                "--embedding-model",
+                "all-MiniLM-L6-v2@onnx-int8",
+            )
+            assert code == 0, output
+            new = await generations.get(pool, f"{settings.qdrant_collection}_g2")
+        finally:
+            await pool.close()
+        assert new is not None
+        assert (new.embedding_model, new.status) == ("all-MiniLM-L6-v2@onnx-int8", "live")
+        assert await system.store.count(new.name) == sum(r["chunk_count"] for r in rows)
+
+        async with httpx.AsyncClient(base_url=settings.api_url, timeout=60) as client:
+            response = await client.post("/v1/query", json={"query": "What about deserts?", "stream": False})
+        assert response.status_code == 200
+        answer = response.json()
+        assert answer["collection"] == new.name
+        assert answer["sources"][0]["filename"] == "deserts.md"

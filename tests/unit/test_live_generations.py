@@ -162,3 +162,14 @@ async def test_when_the_reading_is_too_old_its_error_reaches_the_caller(
     clock.now += 5
     with pytest.raises(OSError, match="connection refused"):
         await cache.get("documents")
+
+
+def test_a_generation_built_by_another_embedder_than_the_settings_name_says_how_to_switch() -> None:
+    live = _generation(3)  # built with torch, before the ONNX runtimes
+    assert generations.embedder_drift(live, "all-MiniLM-L6-v2") is None
+    drift = generations.embedder_drift(live, "all-MiniLM-L6-v2@onnx-int8")
+    assert drift is not None
+    assert "documents_g3 was built with all-MiniLM-L6-v2" in drift
+    assert drift.endswith(
+        "ragstream reindex --from document.chunked --embedding-model all-MiniLM-L6-v2@onnx-int8"
+    )
