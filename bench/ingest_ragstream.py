@@ -28,15 +28,18 @@ PROCESSORS = "processors + API"
 PARSERS = "parser workers"
 WORKFLOWS = "workflow worker + intake"
 OWN_PROCESSES = (PROCESSORS, PARSERS, WORKFLOWS)
+# The peak RSS of the stream processors' process (with the embedding model), in a run's peak_rss_mib.
+PROCESSORS_RSS = "processors"
 
 
 async def ragstream(stack: LocalStack, model: str, pages: Sequence[Path]) -> Run:
     """S3 put of every page to the last one complete, through every hop of the real pipeline."""
     keys = [f"manual/{page.name}" for page in pages]
+    report.console.print(f"ragstream ({model}): starting its deployables, which load the model first")
     deployed = running_deployables(stack, embedding_model=model, chat_model="extractive")
     async with deployed as (settings, apps):
         parsers = child_pids(apps.processors)
-        processes = {"processors": [apps.processors], "workflows": [apps.workflows], "parser": parsers}
+        processes = {PROCESSORS_RSS: [apps.processors], "workflows": [apps.workflows], "parser": parsers}
         with PeakRss(processes) as rss, report.progress() as progress:
             task = progress.add_task(f"ragstream ({model})", total=len(keys))
             # The client that uploads the pages, as it would be on another machine.
