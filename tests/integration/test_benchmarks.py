@@ -201,12 +201,17 @@ async def test_query_measures_a_level_beside_the_stub_alone(local_stack: LocalSt
     assert 0 <= ingesting.ingested <= 2
     assert all(answer.embed_ms > 0 for answer in ingesting.answers)
 
-    table = query.result(levels, baselines, documents=3, chunks=chunks, ingesting=ingesting)
+    # The PyTorch row's shape, with a level of this run standing in for it (same numbers: 1.00x).
+    table = query.result(
+        levels, baselines, documents=3, chunks=chunks, ingesting=ingesting, on_torch=levels[0]
+    )
     assert [row[:2] for row in table.rows] == [
-        (2, "ragstream /v1/query (SSE)"),
+        (2, f"ragstream /v1/query (SSE), {DEFAULT_LOCAL_EMBEDDING_MODEL}"),
         (2, "stub LLM alone (openai SDK)"),
-        (1, "ragstream /v1/query (SSE), while ingesting"),
+        (1, f"ragstream /v1/query (SSE), {DEFAULT_LOCAL_EMBEDDING_MODEL}, while ingesting"),
+        (2, "ragstream /v1/query (SSE), all-MiniLM-L6-v2"),
     ]
     assert all(len(row) == len(table.columns) for row in table.rows)
-    assert any("Target at 2 clients" in note for note in table.notes)
+    assert any("Target at 2 clients: API overhead" in note for note in table.notes)
+    assert any("= 1.00x, NOT met" in note for note in table.notes)
     assert any("While ingesting: 4 questions from 1 client" in note for note in table.notes)
