@@ -64,6 +64,16 @@ class S3ObjectChange(BaseModel):
         return PurePosixPath(self.key).name or self.key
 
     @property
+    def order(self) -> str | None:
+        """Where this change falls among its key's changes: S3's sequencer (ordered per key), else,
+        from endpoints that send none (moto), the event's time; prefixed, as the two never compare."""
+        if self.sequencer:
+            return f"s:{self.sequencer.upper()}"
+        if self.event_time:
+            return f"t:{round(self.event_time.timestamp() * 1_000_000):016X}"
+        return None
+
+    @property
     def version(self) -> str:
         """The object version this change is about: S3's versionId, else the eTag, else the sequencer.
 

@@ -22,6 +22,7 @@ class UploadRequest(BaseModel):
     document_id: UUID
     workflow_id: str
     indexing_timeout: timedelta = timedelta(hours=1)
+    reprocess: bool = Field(default=False, description="index the version again, even if it is registered")
 
 
 class ValidatedObject(BaseModel):
@@ -59,6 +60,7 @@ class RegisteredDocument(BaseModel):
 
     document_id: UUID
     unchanged: bool = False
+    duplicate_of: str | None = Field(default=None, description="the workflow registering the same version")
     chunk_count: int = 0
     indexed_version: str | None = Field(default=None, description="the version whose chunks are indexed")
 

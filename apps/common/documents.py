@@ -20,12 +20,23 @@ def document_id_for(bucket: str, key: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"s3://{bucket}/{key}")
 
 
-def sequencer_is_older(candidate: str | None, current: str | None) -> bool:
-    """Whether S3 event sequencer `candidate` comes before `current` (hex strings, zero-padded to compare)."""
+def _order_parts(order: str) -> tuple[str, str]:
+    """An order's kind and value; a bare value is an S3 sequencer (rows written before the kinds)."""
+    kind, _, value = order.rpartition(":")
+    return (kind or "s"), value.upper()
+
+
+def order_is_older(candidate: str | None, current: str | None) -> bool:
+    """Whether change order `candidate` comes before `current` (`S3ObjectChange.order`: sequencers
+    are hex strings, zero-padded to compare; times are fixed-width hex). Orders of different kinds,
+    or unknown ones, never compare."""
     if not candidate or not current:
         return False
-    width = max(len(candidate), len(current))
-    return candidate.ljust(width, "0").upper() < current.ljust(width, "0").upper()
+    (kind, value), (current_kind, current_value) = _order_parts(candidate), _order_parts(current)
+    if kind != current_kind or not value or not current_value:
+        return False
+    width = max(len(value), len(current_value))
+    return value.ljust(width, "0") < current_value.ljust(width, "0")
 
 
 async def register_version(
@@ -35,19 +46,26 @@ async def register_version(
     workflow_id: str,
     *,
     collection: str,
+    reprocess: bool = False,
 ) -> RegisteredDocument | None:
     """Record that `change`'s version is being indexed (or failed validation).
 
-    Returns None when the row already holds a newer version of the object (this event
-    arrived late), so the caller can stop: older versions never overwrite newer ones.
+    Returns None when the row already holds a newer change of the object (this event arrived
+    late), so the caller can stop: older changes never overwrite newer ones. Another workflow's
+    registration of the same version (two events of one upload) makes this one a duplicate,
+    unless it is a reprocess.
     """
     document_id = document_id_for(change.bucket, change.key)
     status: DocumentStatus = "failed" if validated.error else "indexing"
     uploaded_at = change.event_time or datetime.now(UTC)
     async with pool.connection() as conn, conn.transaction():
+        # One registration of a key at a time, the key's first included (FOR UPDATE locks no row yet).
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{change.bucket}/{change.key}",)
+        )
         cur = await conn.execute(
-            "SELECT version, sequencer, content_sha256, status, chunk_count, indexed_version, groups"
-            " FROM documents"
+            "SELECT version, sequencer, content_sha256, status, chunk_count, indexed_version, groups,"
+            " workflow_id FROM documents"
             " WHERE bucket = %s AND s3_key = %s FOR UPDATE",
             (change.bucket, change.key),
         )
@@ -55,9 +73,17 @@ async def register_version(
         if (
             previous is not None
             and previous["version"] != change.version
-            and sequencer_is_older(change.sequencer, previous["sequencer"])
+            and order_is_older(change.order, previous["sequencer"])
         ):
             return None
+        if (
+            previous is not None
+            and not reprocess
+            and previous["version"] == change.version
+            and previous["workflow_id"] not in (None, workflow_id)
+            and previous["status"] in ("indexing", "complete", "failed")
+        ):
+            return RegisteredDocument(document_id=document_id, duplicate_of=previous["workflow_id"])
         unchanged = bool(
             previous is not None
             and validated.sha256
@@ -92,7 +118,7 @@ async def register_version(
                 status,
                 validated.error,
                 change.version,
-                change.sequencer,
+                change.order,
                 validated.sha256,
                 workflow_id,
                 uploaded_at,

@@ -1,7 +1,8 @@
 """Starts one `UploadWorkflow` per object version, whichever way the S3 event arrived.
 
-A repeated event (S3 delivers at least once; a multipart upload may emit two) finds the
-workflow id of its version taken and starts nothing new.
+A repeated event (S3 delivers at least once) finds the workflow id of its change taken and starts
+nothing new; another event of the same version (a multipart upload may emit two; an upload through
+the API starts one beside the bucket's) is found a duplicate when its workflow registers it.
 """
 
 from __future__ import annotations
@@ -35,19 +36,32 @@ class StartedUpload:
 
 
 def workflow_id_for(change: S3ObjectChange) -> str:
-    return f"upload:{change.bucket}/{change.key}@{change.version}"
+    """One workflow per change. Without a versionId the eTag names the content, not the upload: the
+    same bytes put again after others (A, B, A) or after a removal are a change of their own, told
+    apart by their order; a repeated delivery of one event keeps its order, and its id."""
+    workflow_id = f"upload:{change.bucket}/{change.key}@{change.version}"
+    if change.kind == "created" and not change.version_id and change.order:
+        workflow_id += f"#{change.order}"
+    return workflow_id
 
 
 async def start_upload(
-    client: Client, settings: Settings, change: S3ObjectChange, *, workflow_id: str | None = None
+    client: Client,
+    settings: Settings,
+    change: S3ObjectChange,
+    *,
+    workflow_id: str | None = None,
+    reprocess: bool = False,
 ) -> StartedUpload:
-    """Start (or find running) the workflow of one change; `workflow_id` overrides the version's own."""
+    """Start (or find running) the workflow of one change; `workflow_id` overrides the change's own,
+    and `reprocess` indexes a version that is registered already."""
     workflow_id = workflow_id or workflow_id_for(change)
     request = UploadRequest(
         change=change,
         document_id=document_id_for(change.bucket, change.key),
         workflow_id=workflow_id,
         indexing_timeout=settings.indexing_timeout,
+        reprocess=reprocess,
     )
     attributes = {"s3.bucket": change.bucket, "s3.key": change.key, "s3.event": change.event_name}
     with tracer.start_as_current_span(f"s3 event {change.kind}", attributes=attributes):

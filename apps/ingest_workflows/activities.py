@@ -110,6 +110,7 @@ class IngestActivities:
             validated,
             request.workflow_id,
             collection=self.settings.qdrant_collection,
+            reprocess=request.reprocess,
         )
 
     @activity.defn(name="publish_document_ready")

@@ -106,6 +106,9 @@ class UploadWorkflow:
         )
         if registered is None:
             return outcome.model_copy(update={"error": "a newer version of the object was registered first"})
+        if registered.duplicate_of:
+            error = f"another event of the same version: workflow {registered.duplicate_of} handles it"
+            return outcome.model_copy(update={"error": error})
         if validated.error:
             return outcome.model_copy(update={"status": "failed", "error": validated.error})
         if registered.unchanged:

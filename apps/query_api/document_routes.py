@@ -103,5 +103,6 @@ async def reprocess_document(request: Request) -> Response:
         event_time=datetime.now(UTC),
     )
     attempt = f"{workflow_id_for(change)}#reprocess-{uuid.uuid4().hex[:8]}"
-    started = await start_upload(await request.app.state.temporal(), settings, change, workflow_id=attempt)
+    temporal = await request.app.state.temporal()
+    started = await start_upload(temporal, settings, change, workflow_id=attempt, reprocess=True)
     return JSONResponse({"workflow_id": started.workflow_id, "status": "indexing"}, status_code=202)

@@ -4,6 +4,7 @@ object leaves the index, the listings and the answers."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -211,3 +212,55 @@ async def test_unchanged_content_skips_parse_and_embedding(settings: Settings, s
     activities = workflow_activities(await system.temporal.get_workflow_handle(workflow_id).fetch_history())
     assert "register_document" in activities
     assert "publish_document_ready" not in activities
+
+
+async def test_the_latest_upload_to_an_unversioned_key_wins_even_with_bytes_seen_before(
+    settings: Settings, system: System
+) -> None:
+    """A, then B, then A again under one key; then a removal and the same bytes once more: each
+    time the index answers from the latest upload (the dev stack's bucket is unversioned)."""
+    key = "latest/beacon.txt"
+    amber, blue = b"The harbour beacon burns AMBER tonight.", b"The harbour beacon burns BLUE tonight."
+    store = system.store
+    assert store is not None
+    document_id = str(document_id_for(settings.s3_bucket, key))
+
+    async def indexed(body: bytes) -> None:
+        async def holds_it() -> bool:
+            [row] = await wait_until_settled(settings, [key])
+            if row["status"] != "complete" or row["content_sha256"] != hashlib.sha256(body).hexdigest():
+                return False
+            texts = await point_texts(store, settings, document_id)
+            return texts == [body.decode()]
+
+        await wait_for(holds_it, timeout=90, what=f"{body.decode()!r} indexed")
+
+    async with s3_client(settings) as s3:
+        for body in (amber, blue, amber):
+            await s3.put_object(Bucket=settings.s3_bucket, Key=key, Body=body)
+            await indexed(body)
+        await s3.delete_object(Bucket=settings.s3_bucket, Key=key)
+        await wait_for(lambda: _status_rows(settings, [key], "deleted"), what="the removal")
+        await s3.put_object(Bucket=settings.s3_bucket, Key=key, Body=amber)
+        await indexed(amber)
+
+    async with httpx.AsyncClient(base_url=settings.api_url, timeout=60) as api:
+        found = await api.post("/v1/search", json={"query": "What colour does the harbour beacon burn?"})
+    assert [s["text"] for s in found.json()["sources"] if s["document_id"] == document_id] == [amber.decode()]
+
+
+async def point_texts(store: VectorStore, settings: Settings, document_id: str) -> list[str]:
+    """The text of every point the document has in the live collection."""
+    from uuid import UUID
+
+    import numpy as np
+
+    probe = np.ones(384, dtype=np.float32) / np.sqrt(384)
+    hits = await store.search(
+        settings.qdrant_collection,
+        probe,
+        access=Access(tenant=DEFAULT_TENANT, every_group=True),
+        limit=1000,
+        where=SearchFilter(document_ids=[UUID(document_id)]),
+    )
+    return [hit.payload.content for hit in hits]

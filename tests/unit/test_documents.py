@@ -6,7 +6,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import pytest
 
-from apps.common.documents import document_id_for, sequencer_is_older
+from apps.common.documents import document_id_for, order_is_older
 
 
 def test_document_id_is_stable() -> None:
@@ -54,15 +54,30 @@ def test_document_id_differs_per_object(a: tuple[str, str], b: tuple[str, str]) 
         # Hex case does not matter.
         ("0055aed6dcd90281e5", "0055AED6DCD90281E6", True),
         ("0055AED6DCD90281E6", "0055aed6dcd90281e5", False),
+        # Orders name their kind; a bare one (a row written before the kinds) is a sequencer.
+        ("s:0055AED6DCD90281E5", "0055AED6DCD90281E6", True),
+        ("s:0055AED6DCD90281E6", "s:0055AED6DCD90281E5", False),
+        ("t:00062A1B2C3D4E5F", "t:00062A1B2C3D4E60", True),
+        ("t:00062A1B2C3D4E60", "t:00062A1B2C3D4E5F", False),
+        # A time and a sequencer never compare.
+        ("t:00062A1B2C3D4E5F", "s:0055AED6DCD90281E5", False),
+        ("s:0055AED6DCD90281E5", "t:00062A1B2C3D4E5F", False),
     ],
 )
-def test_sequencer_order(candidate: str, current: str, older: bool) -> None:
-    assert sequencer_is_older(candidate, current) is older
+def test_change_order(candidate: str, current: str, older: bool) -> None:
+    assert order_is_older(candidate, current) is older
 
 
 @pytest.mark.parametrize(
     ("candidate", "current"),
-    [(None, "0055AED6DCD90281E5"), ("0055AED6DCD90281E5", None), (None, None), ("", "01"), ("01", "")],
+    [
+        (None, "0055AED6DCD90281E5"),
+        ("0055AED6DCD90281E5", None),
+        (None, None),
+        ("", "01"),
+        ("01", ""),
+        ("t:", "t:01"),
+    ],
 )
-def test_unknown_sequencers_are_never_older(candidate: str | None, current: str | None) -> None:
-    assert sequencer_is_older(candidate, current) is False
+def test_unknown_orders_are_never_older(candidate: str | None, current: str | None) -> None:
+    assert order_is_older(candidate, current) is False

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from apps.common.intake import workflow_id_for
 from apps.common.s3_events import NotAnS3Event, object_changes, parse_notification
 from schemas.s3_events import S3ObjectChange
 
@@ -280,6 +281,30 @@ def test_a_removal_is_a_version_of_its_own() -> None:
     # Never the same version as the creation it undoes.
     created = change(version_id="v1")
     assert change(**removed, version_id="v1").version != created.version
+
+
+def test_a_changes_order_is_its_sequencer_else_its_time() -> None:
+    when = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
+    assert change(sequencer="0055aed6dcd90281e5", event_time=when).order == "s:0055AED6DCD90281E5"
+    assert change(event_time=when).order == f"t:{int(when.timestamp() * 1_000_000):016X}"
+    later = change(event_time=when + timedelta(milliseconds=1)).order
+    assert later is not None
+    assert later > str(change(event_time=when).order)  # fixed width: ordered as strings
+    assert change().order is None
+
+
+def test_the_same_bytes_put_again_are_a_change_of_their_own() -> None:
+    """A, then B, then A again under one unversioned key: three workflows; one event delivered twice:
+    one."""
+    first = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    a1 = change(etag="aaa", event_time=first)
+    b = change(etag="bbb", event_time=first + timedelta(seconds=1))
+    a2 = change(etag="aaa", event_time=first + timedelta(seconds=2))
+    ids = [workflow_id_for(c) for c in (a1, b, a2)]
+    assert len(set(ids)) == 3
+    assert workflow_id_for(a1.model_copy()) == ids[0]
+    # A versioned bucket names each upload already.
+    assert workflow_id_for(change(etag="aaa", version_id="v1", event_time=first)) == "upload:b/k@v1"
 
 
 def test_minio_notifications_name_events_with_an_s3_prefix() -> None:

@@ -297,6 +297,20 @@ async def test_a_newer_registered_version_supersedes(env: WorkflowEnvironment) -
     assert fakes.finalizations == []
 
 
+async def test_another_event_of_a_registered_version_is_a_duplicate(env: WorkflowEnvironment) -> None:
+    request = _request(_change())
+    fakes = FakeActivities(
+        registered=RegisteredDocument(document_id=request.document_id, duplicate_of="upload:the-first")
+    )
+
+    outcome = await _run(env, fakes, request)
+
+    assert outcome.status == "superseded"
+    assert outcome.error == "another event of the same version: workflow upload:the-first handles it"
+    assert fakes.publications == []
+    assert fakes.finalizations == []
+
+
 async def test_unchanged_content_completes_with_the_previous_chunk_count(env: WorkflowEnvironment) -> None:
     request = _request(_change())
     fakes = FakeActivities(
