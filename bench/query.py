@@ -525,9 +525,9 @@ def result(
         " response, the `sources` event, the prompt, and waiting for the event loop. Each question is a new"
         " conversation, written to Postgres while retrieval runs; total_ms ends before the answer is"
         " stored, so that write is in the latency only.",
-        "embed_ms includes waiting for the embedder: the local model encodes questions one encode at a"
-        " time; the questions that arrive meanwhile go into the next one together and get their vectors"
-        " four at a time, in the order they came. Documents' chunks have encodes of their own, beside.",
+        "embed_ms includes waiting for the embedder: the local model encodes questions on one thread,"
+        " in the order they came, a batch at a time (one text on ONNX Runtime, four on PyTorch); the"
+        " questions that arrive meanwhile wait for it. Documents' chunks have encodes of their own, beside.",
         f"Each level: {len(top.answers)} questions ({len(QUESTIONS)} distinct, in turn) after one"
         " unmeasured question per client; each client keeps its connection. The clients and the stub run"
         " in a child process of their own, so their work is not counted as the API's.",
