@@ -251,6 +251,22 @@ class S3EventsAccepted(BaseModel):
     duplicates: int = Field(description="how many were versions whose workflow had already completed")
 
 
+class ReprocessRequest(_Request):
+    status: Literal["failed"] = Field(description="reprocess every document of the caller's in this status")
+
+
+class SkippedDocument(BaseModel):
+    document_id: UUID
+    reason: str
+
+
+class ReprocessStarted(BaseModel):
+    """The reprocessing of many documents, each in a workflow of its own."""
+
+    workflows: list[str] = Field(description="one workflow per document, followed with GET /v1/documents")
+    skipped: list[SkippedDocument] = Field(description="documents that could not be reprocessed, and why")
+
+
 class WorkflowStarted(BaseModel):
     """A document operation that runs in the background: follow it with GET /v1/documents/{id}."""
 

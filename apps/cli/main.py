@@ -134,6 +134,18 @@ def reindex(
 
 
 @app.command()
+def reprocess(
+    failed: Annotated[bool, typer.Option("--failed", help="every document that failed")] = False,
+) -> None:
+    """Index documents again: with --failed, every one that failed (a reprocess each)."""
+    from apps.cli.reprocess import run_reprocess_failed
+
+    if not failed:
+        raise typer.BadParameter("say which documents: --failed")
+    raise typer.Exit(run_reprocess_failed(_settings()))
+
+
+@app.command()
 def status() -> None:
     """Show where the running system is and what it has indexed."""
     from apps.cli.status import run_status

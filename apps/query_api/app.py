@@ -186,6 +186,17 @@ ENDPOINTS: list[Endpoint] = [
     ),
     Endpoint(
         "POST",
+        "/v1/documents/reprocess",
+        document_routes.reprocess_documents,
+        "Index again every document of the caller's that failed",
+        "documents",
+        request=api.ReprocessRequest,
+        responses={202: api.ReprocessStarted},
+        errors=(400, 413, 422),
+        scope="documents:write",
+    ),
+    Endpoint(
+        "POST",
         "/v1/documents/uploads",
         upload_routes.presign_upload,
         "A presigned PUT for a large document, under the caller's tenant",

@@ -15,8 +15,16 @@ from apps.common.s3 import s3_client
 from apps.query_api.auth import identity_of
 from apps.query_api.document_store import DocumentStore
 from apps.query_api.errors import ApiError
-from apps.query_api.requests import path_uuid, read_query
-from schemas.api import Document, DocumentCounts, DocumentPage, DocumentQuery
+from apps.query_api.requests import path_uuid, read_model, read_query
+from schemas.api import (
+    Document,
+    DocumentCounts,
+    DocumentPage,
+    DocumentQuery,
+    ReprocessRequest,
+    ReprocessStarted,
+    SkippedDocument,
+)
 from schemas.s3_events import S3ObjectChange
 
 
@@ -82,6 +90,28 @@ async def delete_document(request: Request) -> Response:
 async def reprocess_document(request: Request) -> Response:
     """Index the document's current object again, from the start (typically after it failed)."""
     row = await _document_or_404(request)
+    started = await _reprocess(request, row)
+    return JSONResponse({"workflow_id": started, "status": "indexing"}, status_code=202)
+
+
+async def reprocess_documents(request: Request) -> Response:
+    """Index again every document of the caller's in a status (`failed`): each as one reprocess."""
+    body = await read_model(request, ReprocessRequest)
+    store = _store(request)
+    started = ReprocessStarted(workflows=[], skipped=[])
+    for document_id in await store.ids_in_status(body.status):
+        row = await store.get(document_id)
+        if row is None or row["status"] != body.status:
+            continue  # it moved on meanwhile
+        try:
+            started.workflows.append(await _reprocess(request, row))
+        except ApiError as exc:
+            started.skipped.append(SkippedDocument(document_id=document_id, reason=exc.message))
+    return JSONResponse(started.model_dump(mode="json"), status_code=202)
+
+
+async def _reprocess(request: Request, row: dict[str, Any]) -> str:
+    """Start indexing `row`'s current object again; its workflow id."""
     if row["status"] in ("deleted", "indexing"):
         raise ApiError(409, "conflict", f"document {row['id']} is {row['status']}: nothing to reprocess")
     settings = request.app.state.settings
@@ -105,4 +135,4 @@ async def reprocess_document(request: Request) -> Response:
     attempt = f"{workflow_id_for(change)}#reprocess-{uuid.uuid4().hex[:8]}"
     temporal = await request.app.state.temporal()
     started = await start_upload(temporal, settings, change, workflow_id=attempt, reprocess=True)
-    return JSONResponse({"workflow_id": started.workflow_id, "status": "indexing"}, status_code=202)
+    return started.workflow_id

@@ -24,7 +24,8 @@ from apps.common.s3 import s3_client
 from apps.common.settings import Settings
 from apps.devstack.stack import LocalStack
 from apps.query_api.app import ENDPOINTS
-from tests.support import document_rows, isolated_settings, wait_until_settled
+from tests.documents import corrupt_pdf
+from tests.support import document_rows, isolated_settings, wait_for, wait_until_settled
 
 pytestmark = pytest.mark.integration
 
@@ -213,8 +214,10 @@ async def test_counts_and_the_filename_search_see_only_what_the_caller_may(tenan
             assert response.status_code == 200, response.text
             return sorted(d["filename"] for d in response.json()["items"])
 
-        nobody_else = {"pending": 0, "indexing": 0, "failed": 0, "deleted": 0}
-        assert await counts(bearer(ACME_T)) == {"counts": {"complete": 3, **nobody_else}, "total": 3}
+        acme = await counts(bearer(ACME_T))
+        assert set(acme["counts"]) == {"pending", "indexing", "complete", "failed", "deleted"}
+        assert acme["counts"]["complete"] == 3
+        assert acme["total"] == sum(n for status, n in acme["counts"].items() if status != "deleted")
         assert (await counts(bearer(ACME_T, groups=["legal"])))["counts"]["complete"] == 4
         assert (await counts(bearer(GLOBEX_T, groups=["legal"])))["counts"]["complete"] == 3
         assert await named(bearer(ACME_T), "PRESIGNED") == ["acme-presigned.txt"]
@@ -222,6 +225,48 @@ async def test_counts_and_the_filename_search_see_only_what_the_caller_may(tenan
         assert await named(bearer(ACME_T, groups=["legal"]), "Legal") == [LEGAL_ONLY[0]]
         assert await named(bearer(GLOBEX_T), "acme") == []
         assert await named(bearer(ACME_T), "%") == []  # a substring, not a LIKE pattern
+
+
+async def test_reprocessing_every_failed_document_reaches_only_the_callers_tenant(
+    tenants: Settings,
+) -> None:
+    broken = {ACME_T: ["acme-broken-1.pdf", "acme-broken-2.pdf"], GLOBEX_T: ["globex-broken.pdf"]}
+    keys = {tenant: [f"tenants/{tenant}/{name}" for name in names] for tenant, names in broken.items()}
+    async with httpx.AsyncClient(base_url=tenants.api_url, timeout=60) as client:
+        for tenant, names in broken.items():
+            for name in names:
+                response = await client.post(
+                    "/v1/documents",
+                    files={"file": (name, corrupt_pdf(), "application/pdf")},
+                    headers={"Authorization": bearer(tenant)},
+                )
+                assert response.status_code == 202, response.text
+        failed = await wait_until_settled(tenants, [*keys[ACME_T], *keys[GLOBEX_T]])
+        assert {row["status"] for row in failed} == {"failed"}
+        globex_before = {row["workflow_id"] for row in failed if row["s3_key"] in keys[GLOBEX_T]}
+
+        wrong = await client.post(
+            "/v1/documents/reprocess", json={"status": "complete"}, headers={"Authorization": bearer(ACME_T)}
+        )
+        assert wrong.status_code == 422
+        started = await client.post(
+            "/v1/documents/reprocess", json={"status": "failed"}, headers={"Authorization": bearer(ACME_T)}
+        )
+    assert started.status_code == 202, started.text
+    assert started.json()["skipped"] == []
+    workflows = started.json()["workflows"]
+    assert sorted(w.split("@")[0] for w in workflows) == [
+        f"upload:{tenants.s3_bucket}/{key}" for key in sorted(keys[ACME_T])
+    ]
+
+    async def reprocessed() -> list[dict[str, Any]] | None:
+        rows = await document_rows(tenants, keys[ACME_T])
+        done = all(r["workflow_id"] in workflows and r["status"] == "failed" for r in rows)
+        return rows if done else None
+
+    await wait_for(reprocessed, timeout=120, what="acme's failed documents to be reprocessed")
+    globex_after = {row["workflow_id"] for row in await document_rows(tenants, keys[GLOBEX_T])}
+    assert globex_after == globex_before
 
 
 async def test_an_upload_of_a_type_or_size_ragstream_refuses_writes_nothing(tenants: Settings) -> None:
@@ -311,6 +356,7 @@ async def test_no_route_shows_or_changes_what_the_caller_may_not_see(
         bodies: dict[str, Any] = {
             "/v1/query": {"query": question, "conversation_id": conversation_id, "stream": False},
             "/v1/search": {"query": question, "top_k": 20},
+            "/v1/documents/reprocess": {"status": "failed"},
             "/v1/chat/completions": {
                 "model": "ragstream",
                 "messages": [{"role": "user", "content": question}],
