@@ -218,8 +218,18 @@ async def test_a_corrupt_file_fails_with_its_message_then_is_reprocessed_and_del
         again = "#reprocess-" in (document["workflow_id"] or "") and document["status"] == "failed"
         return document if again else None
 
-    await wait_for(reprocessed, timeout=90, what="the reprocessed document to fail again")
+    first = await wait_for(reprocessed, timeout=90, what="the reprocessed document to fail again")
     await expect(row).to_contain_text("failed", timeout=2_000)
+
+    # Every failed document at once: this one is among them.
+    await page.get_by_role("button", name="Reprocess all failed").click()
+    await expect(page.get_by_role("status")).to_contain_text("Reprocessing")
+
+    async def reprocessed_again() -> bool:
+        document = await reprocessed()
+        return document is not None and document["workflow_id"] != first["workflow_id"]
+
+    await wait_for(reprocessed_again, timeout=90, what="the bulk reprocess to fail it again")
 
     await row.get_by_role("button", name=f"Delete {name}").click()
     dialog = page.get_by_role("dialog")

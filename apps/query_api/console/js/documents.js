@@ -42,6 +42,7 @@ async function refresh() {
     renderRows(page.items);
     renderPager(page);
     renderCounts(byId("document-counts"), counts);
+    byId("reprocess-failed").hidden = !(canWrite() && counts.counts.failed > 0);
     clearAlert("documents");
   } catch (error) {
     report(error, "documents");
@@ -154,6 +155,22 @@ async function reprocess(row) {
     report(error);
   } finally {
     row.reprocess.disabled = false;
+  }
+}
+
+// Every failed document of the caller's, each reprocessed in a workflow of its own.
+async function reprocessFailed() {
+  const button = byId("reprocess-failed");
+  button.disabled = true;
+  try {
+    const started = await request("/v1/documents/reprocess", { method: "POST", json: { status: "failed" } });
+    const skipped = started.skipped.length ? `; ${started.skipped.length} skipped` : "";
+    announce(`Reprocessing ${started.workflows.length} failed documents${skipped}`);
+    poll.now();
+  } catch (error) {
+    report(error);
+  } finally {
+    button.disabled = false;
   }
 }
 
@@ -277,6 +294,7 @@ function setupFilters() {
 export function setup() {
   setupFilters();
   setupUploads();
+  byId("reprocess-failed").addEventListener("click", reprocessFailed);
 }
 
 export function show(caller) {
@@ -297,5 +315,6 @@ export function reset() {
   byId("document-rows").replaceChildren();
   byId("uploads").replaceChildren();
   byId("document-counts").replaceChildren();
+  byId("reprocess-failed").hidden = true;
   setText(byId("document-range"), "");
 }
