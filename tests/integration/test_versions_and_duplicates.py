@@ -21,6 +21,7 @@ from apps.common.s3 import s3_client, sqs_client
 from apps.common.settings import Settings
 from apps.common.vector_store import SearchFilter, VectorStore
 from apps.devstack.stack import LocalStack
+from schemas.points import ChunkPayload
 from schemas.topics import S3_EVENTS
 from tests.support import (
     isolated_settings,
@@ -56,8 +57,8 @@ def s3_event(
     return json.dumps({"Records": [record]})
 
 
-async def point_versions(store: VectorStore, settings: Settings, document_id: str) -> list[str]:
-    """The version of every point the document has in the live collection."""
+async def point_payloads(store: VectorStore, settings: Settings, document_id: str) -> list[ChunkPayload]:
+    """The payload of every point the document has in the live collection."""
     from uuid import UUID
 
     import numpy as np
@@ -70,7 +71,7 @@ async def point_versions(store: VectorStore, settings: Settings, document_id: st
         limit=1000,
         where=SearchFilter(document_ids=[UUID(document_id)]),
     )
-    return [hit.payload.version for hit in hits]
+    return [hit.payload for hit in hits]
 
 
 async def workflow_runs(system: System, workflow_id: str) -> int:
@@ -158,7 +159,7 @@ async def test_new_versions_replace_old_points_and_deletions_leave_everything(
         await s3.delete_object(Bucket=settings.s3_bucket, Key=deleted)
 
     [row] = await wait_until_complete(settings, [replaced])
-    versions = await point_versions(store, settings, str(row["id"]))
+    versions = [payload.version for payload in await point_payloads(store, settings, str(row["id"]))]
     assert versions
     assert set(versions) == {row["version"]}
     assert len(versions) == row["chunk_count"]
@@ -230,7 +231,7 @@ async def test_the_latest_upload_to_an_unversioned_key_wins_even_with_bytes_seen
             [row] = await wait_until_settled(settings, [key])
             if row["status"] != "complete" or row["content_sha256"] != hashlib.sha256(body).hexdigest():
                 return False
-            texts = await point_texts(store, settings, document_id)
+            texts = [payload.content for payload in await point_payloads(store, settings, document_id)]
             return texts == [body.decode()]
 
         await wait_for(holds_it, timeout=90, what=f"{body.decode()!r} indexed")
@@ -247,20 +248,3 @@ async def test_the_latest_upload_to_an_unversioned_key_wins_even_with_bytes_seen
     async with httpx.AsyncClient(base_url=settings.api_url, timeout=60) as api:
         found = await api.post("/v1/search", json={"query": "What colour does the harbour beacon burn?"})
     assert [s["text"] for s in found.json()["sources"] if s["document_id"] == document_id] == [amber.decode()]
-
-
-async def point_texts(store: VectorStore, settings: Settings, document_id: str) -> list[str]:
-    """The text of every point the document has in the live collection."""
-    from uuid import UUID
-
-    import numpy as np
-
-    probe = np.ones(384, dtype=np.float32) / np.sqrt(384)
-    hits = await store.search(
-        settings.qdrant_collection,
-        probe,
-        access=Access(tenant=DEFAULT_TENANT, every_group=True),
-        limit=1000,
-        where=SearchFilter(document_ids=[UUID(document_id)]),
-    )
-    return [hit.payload.content for hit in hits]
