@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from apps.common.settings import Settings
@@ -23,3 +25,9 @@ def unreachable_message(settings: Settings) -> str:
         f"the query API at {settings.api_url} does not answer: start the system with `ragstream dev` "
         "(or set RAGSTREAM_API_HOST / RAGSTREAM_API_PORT)"
     )
+
+
+def api_error(response: httpx.Response) -> str:
+    """The API's JSON error body of `response`, as `code: message`."""
+    error: dict[str, Any] = response.json().get("error", {})
+    return f"{error.get('code')}: {error.get('message')}"

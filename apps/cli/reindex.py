@@ -10,16 +10,11 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from apps.cli.api_client import api_client, unreachable_message
+from apps.cli.api_client import api_client, api_error, unreachable_message
 from apps.common.settings import Settings
 
 console = Console(stderr=True)
 _DONE = {"live", "failed", "retired", "dropped"}
-
-
-def _error(response: httpx.Response) -> str:
-    error: dict[str, Any] = response.json().get("error", {})
-    return f"{error.get('code')}: {error.get('message')}"
 
 
 def run_drop(settings: Settings, name: str) -> int:
@@ -30,7 +25,7 @@ def run_drop(settings: Settings, name: str) -> int:
         console.print(f"[red]{unreachable_message(settings)}[/]")
         return 1
     if response.status_code != 204:
-        console.print(f"[red]{_error(response)}[/]")
+        console.print(f"[red]{api_error(response)}[/]")
         return 1
     console.print(f"dropped {name}")
     return 0
@@ -43,7 +38,7 @@ def run_reindex(settings: Settings, request: dict[str, Any], *, wait: bool, time
                 "/v1/generations", json={k: v for k, v in request.items() if v is not None}
             )
             if response.status_code != 202:
-                console.print(f"[red]{_error(response)}[/]")
+                console.print(f"[red]{api_error(response)}[/]")
                 return 1
             generation = response.json()
             name = generation["name"]

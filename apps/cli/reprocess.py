@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from rich.console import Console
 
-from apps.cli.api_client import api_client, unreachable_message
+from apps.cli.api_client import api_client, api_error, unreachable_message
 from apps.common.settings import Settings
 
 console = Console(stderr=True)
@@ -19,7 +19,7 @@ def run_reprocess_failed(settings: Settings) -> int:
         console.print(f"[red]{unreachable_message(settings)}[/]")
         return 1
     if response.status_code != 202:
-        console.print(f"[red]the API refused ({response.status_code}): {response.text}[/]")
+        console.print(f"[red]{api_error(response)}[/]")
         return 1
     started = response.json()
     count = len(started["workflows"])
