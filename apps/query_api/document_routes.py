@@ -97,16 +97,12 @@ async def reprocess_document(request: Request) -> Response:
 async def reprocess_documents(request: Request) -> Response:
     """Index again every document of the caller's in a status (`failed`): each as one reprocess."""
     body = await read_model(request, ReprocessRequest)
-    store = _store(request)
     started = ReprocessStarted(workflows=[], skipped=[])
-    for document_id in await store.ids_in_status(body.status):
-        row = await store.get(document_id)
-        if row is None or row["status"] != body.status:
-            continue  # it moved on meanwhile
+    for row in await _store(request).in_status(body.status):
         try:
             started.workflows.append(await _reprocess(request, row))
         except ApiError as exc:
-            started.skipped.append(SkippedDocument(document_id=document_id, reason=exc.message))
+            started.skipped.append(SkippedDocument(document_id=row["id"], reason=exc.message))
     return JSONResponse(started.model_dump(mode="json"), status_code=202)
 
 

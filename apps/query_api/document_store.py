@@ -68,11 +68,12 @@ class DocumentStore:
             found = {row["status"]: int(row["n"]) for row in await cur.fetchall()}
         return {status: found.get(status, 0) for status in STATUSES}
 
-    async def ids_in_status(self, status: DocumentStatus) -> list[UUID]:
+    async def in_status(self, status: DocumentStatus) -> list[dict[str, Any]]:
         """Every document of the caller's in `status`, oldest first."""
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                f"SELECT id FROM documents WHERE status = %(status)s AND {_VISIBLE} ORDER BY uploaded_at, id",
+                f"SELECT {_COLUMNS} FROM documents WHERE status = %(status)s AND {_VISIBLE}"
+                " ORDER BY uploaded_at, id",
                 self._scope | {"status": status},
             )
-            return [row["id"] for row in await cur.fetchall()]
+            return await cur.fetchall()
