@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pypdfium2
@@ -52,7 +53,8 @@ def pdf_page_texts(data: bytes) -> list[str]:
 def pdf_elements(data: bytes, filename: str, page_texts: list[str]) -> list[TextElement]:
     """The PDF's text elements in reading order, its running headers, footers and page numbers left
     out. A page whose elements (furniture included) miss over a tenth of the words pdfium reads
-    there (`page_texts`, from `pdf_page_texts`) becomes one element of pdfium's text. Call
+    there (`page_texts`, from `pdf_page_texts`) becomes one element of pdfium's text; so does a
+    scanned page, whose text `pdf_ocr.read_scanned_pages` put there. Call
     `partitioning.configure_offline` first in the process."""
     from unstructured.partition.pdf import partition_pdf
 
@@ -108,3 +110,42 @@ def _running_furniture(raw: list[Any]) -> set[str]:
         if element.category in _FURNITURE and element.text:
             pages[_furniture_key(element.text)].add(element.metadata.page_number)
     return {key for key, on in pages.items() if len(on) > 1}
+
+
+# Pages parsed at a time: a big PDF's chunks flow on while the rest is parsed, in bounded memory.
+PAGES_PER_WINDOW = 50
+
+
+def pdf_window_elements(data: bytes, filename: str, page_texts: list[str]) -> Iterator[TextElement]:
+    """`pdf_elements` of `PAGES_PER_WINDOW` pages at a time, page numbers those of the whole PDF: what
+    recurs on two pages of a window is page furniture. Raises `PdfWindowFailed` for pages that cannot
+    be read."""
+    count = len(page_texts)
+    for first in range(0, count, PAGES_PER_WINDOW):
+        last = min(first + PAGES_PER_WINDOW, count)
+        try:
+            window = data if count <= PAGES_PER_WINDOW else _pages_of(data, first, last)
+            elements = pdf_elements(window, filename, page_texts[first:last])
+        except Exception as exc:  # unstructured raises ValueError, KeyError, ... for broken pages
+            pages = f"pages {first + 1}-{last} of the PDF" if count > PAGES_PER_WINDOW else "the PDF"
+            raise PdfWindowFailed(f"could not parse {pages}: {type(exc).__name__}: {exc}") from exc
+        for element in elements:
+            yield replace(element, page=None if element.page is None else element.page + first)
+
+
+class PdfWindowFailed(Exception):
+    """A window of a big PDF's pages could not be parsed."""
+
+
+def _pages_of(data: bytes, first: int, last: int) -> bytes:
+    """A PDF of pages `first` (from 0) to `last` (excluded) of `data`."""
+    source = pypdfium2.PdfDocument(data)
+    window = pypdfium2.PdfDocument.new()
+    try:
+        window.import_pages(source, list(range(first, last)))
+        buffer = io.BytesIO()
+        window.save(buffer)
+        return buffer.getvalue()
+    finally:
+        window.close()
+        source.close()
