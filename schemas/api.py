@@ -182,6 +182,10 @@ class Document(BaseModel):
     version: str
     content_sha256: str | None
     chunk_count: int
+    indexed_chunks: int = Field(
+        default=0,
+        description="chunks of `version` in the index so far: while it is indexing, how far it has got",
+    )
     coverage: float | None = Field(
         description="the share of the indexed version's words that its chunks hold (None: not measured)"
     )

@@ -61,7 +61,8 @@ class Chunk(BaseModel):
 
 
 class DocumentChunked(DocumentRef):
-    """`document.chunked`: one batch of a document version's chunks (`batch_count` batches in all)."""
+    """`document.chunked`: one batch of a document version's chunks, published while parsing goes on;
+    the last batch says how many there are (`batch_count`) and how much of the document they hold."""
 
     operation: Operation = "index"
     filename: str
@@ -69,14 +70,19 @@ class DocumentChunked(DocumentRef):
     tenant: str = "default"
     groups: list[str] = Field(default_factory=list)
     batch_index: int = Field(ge=0)
-    batch_count: int = Field(ge=0)
+    batch_count: int | None = Field(
+        default=None,
+        ge=1,
+        description="how many batches the version has: on its last batch (and on every batch of events"
+        " published before parsing streamed); None on the others",
+    )
     chunks: list[Chunk]
     coverage: float | None = Field(
         default=None,
         ge=0,
         le=1,
-        description="the share of the document's words that its chunks hold"
-        " (the same in every batch); None where it is not measured",
+        description="the share of the document's words that its chunks hold, on the last batch;"
+        " None on the others and where it is not measured",
     )
 
 

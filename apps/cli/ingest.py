@@ -1,14 +1,16 @@
 """`ragstream ingest PATH...`: put files into the bucket (which emits the S3 events), under a
 tenant's prefix and with the groups that may see them when asked, and, with `--wait`, show progress
-until each is indexed or failed."""
+until each is indexed or failed, for as long as they make progress."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -88,47 +90,81 @@ async def upload(settings: Settings, files: list[tuple[Path, str]], placement: P
     return uploaded
 
 
-def wait_until_indexed(settings: Settings, uploaded: list[Uploaded], timeout: float) -> int:
-    """Poll the API until every upload is complete or failed; returns how many failed."""
+def wait_until_indexed(
+    settings: Settings,
+    uploaded: list[Uploaded],
+    idle_timeout: float,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    pause: Callable[[float], None] = time.sleep,
+) -> int:
+    """Poll the API until every upload is complete or failed, as long as they make progress (a status,
+    or more chunks in the index) within `idle_timeout` seconds of each other; returns how many failed
+    or were given up on."""
     pending = {u.document_id: u for u in uploaded}
+    seen: dict[UUID, tuple[str, str, int]] = {}
     failures = 0
-    deadline = time.monotonic() + timeout
+    last_progress = clock()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with api_client(settings) as client, Progress(*columns, console=console) as progress:
         task = progress.add_task("indexing", total=len(uploaded))
-        while pending and time.monotonic() < deadline:
+        while pending and clock() - last_progress <= idle_timeout:
+            chunks = 0
             for document_id, item in list(pending.items()):
-                try:
-                    response = client.get(f"/v1/documents/{document_id}")
-                except httpx.TransportError:
-                    raise SystemExit(unreachable_message(settings)) from None
-                if response.status_code == 404:
+                document = _document(client, settings, document_id)
+                if document is None:
                     continue
-                response.raise_for_status()
-                document = response.json()
+                state = (document["status"], document["version"], document.get("indexed_chunks", 0))
+                if seen.get(document_id) != state:
+                    seen[document_id] = state
+                    last_progress = clock()
+                chunks += document.get("indexed_chunks", 0)
                 if document["version"] != item.version or document["status"] not in _TERMINAL:
                     continue
                 del pending[document_id]
                 progress.advance(task)
                 if document["status"] == "complete":
-                    note, coverage = document["metadata"].get("note"), document.get("coverage")
-                    detail = f"{document['chunk_count']} chunks"
-                    detail += f", {coverage:.1%} of its words" if coverage is not None else ""
-                    detail += f"; {note}" if note else ""
-                    progress.console.print(f"[green]indexed[/] {item.key} ({detail})")
+                    progress.console.print(f"[green]indexed[/] {item.key} ({_details(document)})")
                 else:
                     failures += 1
                     progress.console.print(f"[red]failed[/] {item.key}: {document['error_message']}")
+            progress.update(
+                task, description=f"indexing ({chunks:,} chunks in so far)" if chunks else "indexing"
+            )
             if pending:
-                time.sleep(0.25)
+                pause(0.25)
     for item in pending.values():
         failures += 1
-        console.print(f"[yellow]still indexing after {timeout:.0f}s[/] {item.key}")
+        console.print(
+            f"[yellow]gave up waiting after {idle_timeout:.0f}s without progress[/] {item.key}:"
+            " `ragstream status` and `ragstream dlq list` show what is stuck"
+        )
     return failures
 
 
+def _document(client: httpx.Client, settings: Settings, document_id: UUID) -> dict[str, Any] | None:
+    """The document as the API shows it; None while it is not registered yet."""
+    try:
+        response = client.get(f"/v1/documents/{document_id}")
+    except httpx.TransportError:
+        raise SystemExit(unreachable_message(settings)) from None
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def _details(document: dict[str, Any]) -> str:
+    note, coverage = document["metadata"].get("note"), document.get("coverage")
+    detail = f"{document['chunk_count']} chunks"
+    detail += f", {coverage:.1%} of its words" if coverage is not None else ""
+    detail += f"; {note}" if note else ""
+    return detail
+
+
 def run_ingest(
-    settings: Settings, paths: list[Path], *, wait: bool, placement: Placement, timeout: float
+    settings: Settings, paths: list[Path], *, wait: bool, placement: Placement, idle_timeout: float
 ) -> int:
     files = collect_files(paths)
     if not files:
@@ -150,7 +186,7 @@ def run_ingest(
             " (RAGSTREAM_API_TOKEN set to its gateway JWT)."
         )
         return 0
-    return 1 if wait_until_indexed(settings, uploaded, timeout) else 0
+    return 1 if wait_until_indexed(settings, uploaded, idle_timeout) else 0
 
 
 def _caller_tenant(settings: Settings) -> str:

@@ -79,14 +79,18 @@ def ingest(
     groups: Annotated[
         str | None, typer.Option(help="comma-separated groups that may see them (default: the whole tenant)")
     ] = None,
-    timeout: Annotated[float, typer.Option(help="seconds to wait with --wait")] = 600.0,
+    idle_timeout: Annotated[
+        float,
+        typer.Option(help="with --wait, give up after this many seconds in which no file made progress"),
+    ] = 600.0,
 ) -> None:
     """Put files into the bucket; the S3 events start their ingestion."""
     from apps.cli.ingest import Placement, run_ingest
     from apps.common.identity import parse_groups
 
     placement = Placement(prefix=prefix, tenant=tenant, groups=parse_groups(groups))
-    raise typer.Exit(run_ingest(_settings(), paths, wait=wait, placement=placement, timeout=timeout))
+    code = run_ingest(_settings(), paths, wait=wait, placement=placement, idle_timeout=idle_timeout)
+    raise typer.Exit(code)
 
 
 @app.command()

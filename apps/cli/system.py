@@ -116,6 +116,7 @@ async def running_system(settings: Settings, components: Collection[Component]) 
             parser = DocumentParser(
                 workers=settings.parse_workers,
                 timeout=settings.parse_timeout.total_seconds(),
+                timeout_per_mib=settings.parse_timeout_per_mib.total_seconds(),
                 min_coverage=settings.min_parse_coverage,
             )
             stack.callback(parser.close)

@@ -97,7 +97,9 @@ class Settings(BaseSettings):
     embed_batch_timeout_ms: int = Field(default=20, ge=0)
     # Parsing is CPU-bound Python: one worker process per core keeps it from being the bottleneck.
     parse_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # A document's parse time limit: this, and parse_timeout_per_mib more for each MiB of it.
     parse_timeout: timedelta = timedelta(minutes=5)
+    parse_timeout_per_mib: timedelta = timedelta(minutes=1)
     # A document whose chunks hold less of its words than this fails instead of being indexed in part.
     min_parse_coverage: float = Field(default=0.9, ge=0, le=1)
 

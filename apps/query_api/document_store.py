@@ -15,7 +15,11 @@ STATUSES: tuple[DocumentStatus, ...] = get_args(DocumentStatus)
 _COLUMNS = (
     "id, bucket, s3_key, filename, content_type, size_bytes, status, error_message, version, content_sha256,"
     " chunk_count, coverage, workflow_id, uploaded_at, indexed_at, updated_at, metadata, indexed_version,"
-    " collection, tenant_id AS tenant, groups"
+    " collection, tenant_id AS tenant, groups,"
+    # The version's chunks in the index so far, in whichever collection holds the most of them.
+    " (SELECT coalesce(max(written.n), 0) FROM (SELECT sum(b.chunk_count) AS n FROM ingest_batches b"
+    " WHERE b.document_id = documents.id AND b.version = documents.version GROUP BY b.collection)"
+    " AS written) AS indexed_chunks"
 )
 # The visibility rule of `Access.sees`, in SQL: the tenant's documents without groups or sharing one.
 _VISIBLE = "tenant_id = %(tenant)s AND (%(every_group)s OR groups = '{}' OR groups && %(groups)s::text[])"

@@ -7,6 +7,7 @@ parse (document.ready) -> embed (document.chunked, batched across documents) -> 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from apps.stream_processors.chunking import ChunkingPolicy
 from apps.stream_processors.embed import embed
 from apps.stream_processors.metrics import CHUNKS_EMBEDDED
 from apps.stream_processors.parse import parse
-from apps.stream_processors.parsing import DocumentParser, ParsedDocument
+from apps.stream_processors.parsing import DocumentParser, ParsedBatch
 from apps.stream_processors.report import report
 from apps.stream_processors.stage import FailedMessage, Stage
 from apps.stream_processors.upsert import upsert
@@ -107,10 +108,15 @@ def register_stages(broker: KafkaBroker, resources: Resources) -> None:
             backoff_seconds=settings.stage_retry_backoff_seconds,
         )
 
-    async def parse_document(data: bytes, event: DocumentReady) -> ParsedDocument:
+    async def parse_document(data: bytes, event: DocumentReady) -> AsyncIterator[ParsedBatch]:
         generation = await resources.generation_of(event)
         policy = ChunkingPolicy(size=generation.chunk_size, overlap=generation.chunk_overlap)
-        return await resources.parser.parse(data, event, policy)
+        async for batch in resources.parser.parse(data, event, policy):
+            yield batch
+
+    async def parse_and_publish(event: DocumentReady) -> None:
+        async for out in parse(event, download=resources.download, parse_document=parse_document):
+            await publish_event(broker, topic(DOCUMENT_CHUNKED), out)
 
     async def embedder_for(event: DocumentChunked) -> Embedder:
         return resources.embedders.get((await resources.generation_of(event)).embedding_model)
@@ -118,13 +124,10 @@ def register_stages(broker: KafkaBroker, resources: Resources) -> None:
     @broker.subscriber(topic(DOCUMENT_READY), group_id=settings.consumer_group("parse"), **options)
     async def on_ready(event: DocumentReady, message: KafkaMessage) -> None:
         with consuming("parse", message.headers), _about(event):
-            chunked = await stage("parse").run(
-                [event],
-                lambda: parse(event, download=resources.download, parse_document=parse_document),
-                messages=[_failed_message(message)],
+            # A retry publishes the batches again: they overwrite their own points downstream.
+            await stage("parse").run(
+                [event], lambda: parse_and_publish(event), messages=[_failed_message(message)]
             )
-            for out in chunked or []:
-                await publish_event(broker, topic(DOCUMENT_CHUNKED), out)
 
     @broker.subscriber(
         topic(DOCUMENT_CHUNKED),
@@ -155,7 +158,7 @@ def register_stages(broker: KafkaBroker, resources: Resources) -> None:
             for span in spans:
                 span.end()
 
-    async def record_batch(event: DocumentEmbedded, collection: str) -> int | None:
+    async def record_batch(event: DocumentEmbedded, collection: str) -> progress.WrittenVersion | None:
         return await progress.record_batch(resources.pool, event, collection)
 
     @broker.subscriber(topic(DOCUMENT_EMBEDDED), group_id=settings.consumer_group("upsert"), **options)

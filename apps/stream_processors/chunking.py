@@ -49,10 +49,13 @@ class _Draft:
 
 def chunk_elements(elements: Iterable[TextElement], policy: ChunkingPolicy) -> list[Chunk]:
     """Split a document's elements into chunks of at most `policy.size` tokens."""
-    return [
-        Chunk(index=i, text=text, token_count=count, page=page, section=section)
-        for i, (text, count, page, section) in enumerate(_chunk_texts(elements, policy))
-    ]
+    return list(iter_chunks(elements, policy))
+
+
+def iter_chunks(elements: Iterable[TextElement], policy: ChunkingPolicy) -> Iterator[Chunk]:
+    """`chunk_elements`, each chunk yielded as soon as it is whole: elements read as they come."""
+    for i, (text, count, page, section) in enumerate(_chunk_texts(elements, policy)):
+        yield Chunk(index=i, text=text, token_count=count, page=page, section=section)
 
 
 def _chunk_texts(

@@ -4,6 +4,7 @@ reads of a document's row."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -11,13 +12,22 @@ from apps.common.database import Pool
 from schemas.events import DocumentChunked
 
 
-async def record_batch(pool: Pool, event: DocumentChunked, collection: str) -> int | None:
-    """Record that `event`'s batch is written; the version's chunk count once every batch is in, else None."""
+@dataclass(frozen=True)
+class WrittenVersion:
+    """A version whose every batch is in the index: its chunks, and the share of its words they hold."""
+
+    chunk_count: int
+    coverage: float | None
+
+
+async def record_batch(pool: Pool, event: DocumentChunked, collection: str) -> WrittenVersion | None:
+    """Record that `event`'s batch is written; the version once every batch is in (the last batch, which
+    says how many there are, included), else None."""
     async with pool.connection() as conn:
         await conn.execute(
             "INSERT INTO ingest_batches"
-            " (collection, document_id, version, batch_index, batch_count, chunk_count)"
-            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            " (collection, document_id, version, batch_index, batch_count, chunk_count, coverage)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             (
                 collection,
                 event.document_id,
@@ -25,17 +35,20 @@ async def record_batch(pool: Pool, event: DocumentChunked, collection: str) -> i
                 event.batch_index,
                 event.batch_count,
                 len(event.chunks),
+                event.coverage,
             ),
         )
         cur = await conn.execute(
-            "SELECT count(*) AS batches, coalesce(sum(chunk_count), 0) AS chunks FROM ingest_batches"
+            "SELECT count(*) AS batches, max(batch_count) AS batch_count,"
+            " coalesce(sum(chunk_count), 0) AS chunks, max(coverage) AS coverage FROM ingest_batches"
             " WHERE collection = %s AND document_id = %s AND version = %s",
             (collection, event.document_id, event.version),
         )
         row = await cur.fetchone()
-    if row is None or int(row["batches"]) < event.batch_count:
+    if row is None or row["batch_count"] is None or int(row["batches"]) < int(row["batch_count"]):
         return None
-    return int(row["chunks"])
+    coverage = row["coverage"]
+    return WrittenVersion(int(row["chunks"]), None if coverage is None else float(coverage))
 
 
 async def generation_progress(pool: Pool, collection: str, alias: str) -> tuple[int, int, int]:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from apps.stream_processors.app import Resources
 from apps.stream_processors.chunking import ChunkingPolicy
 from apps.stream_processors.embed import embed
 from apps.stream_processors.parse import parse
-from apps.stream_processors.parsing import ParsedDocument
+from apps.stream_processors.parsing import ParsedBatch
 from apps.stream_processors.upsert import upsert
 from schemas.events import DocumentChunked, DocumentEmbedded, DocumentReady, DocumentRef
 from schemas.generations import Generation
@@ -69,7 +69,7 @@ class Replay:
         return str(wanted) if event.version == wanted else None
 
     async def _write(self, chunked: list[DocumentChunked]) -> None:
-        async def record(event: DocumentEmbedded, collection: str) -> int | None:
+        async def record(event: DocumentEmbedded, collection: str) -> progress.WrittenVersion | None:
             return await progress.record_batch(self.resources.pool, event, collection)
 
         async def embedder_for(_: DocumentChunked) -> Embedder:
@@ -102,12 +102,12 @@ class Replay:
         target = event.model_copy(update={"collection": self.generation.name})
         policy = ChunkingPolicy(size=self.generation.chunk_size, overlap=self.generation.chunk_overlap)
 
-        async def parse_document(data: bytes, ready: DocumentReady) -> ParsedDocument:
-            return await self.resources.parser.parse(data, ready, policy)
+        async def parse_document(data: bytes, ready: DocumentReady) -> AsyncIterator[ParsedBatch]:
+            async for batch in self.resources.parser.parse(data, ready, policy):
+                yield batch
 
-        await self._write(
-            await parse(target, download=self.resources.download, parse_document=parse_document)
-        )
+        async for chunked in parse(target, download=self.resources.download, parse_document=parse_document):
+            await self._write([chunked])
 
     async def _replay_chunked(self, event: DocumentChunked) -> None:
         if event.operation == "delete" or await self._indexed_version(event) is None:

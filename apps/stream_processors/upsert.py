@@ -10,10 +10,11 @@ from collections.abc import Awaitable, Callable
 
 from apps.common.vector_store import ChunkPoint, VectorStore
 from apps.stream_processors.embed import unpack_vectors
+from apps.stream_processors.progress import WrittenVersion
 from schemas.events import DocumentEmbedded, DocumentIndexed
 from schemas.points import ChunkPayload, point_id
 
-RecordBatch = Callable[[DocumentEmbedded, str], Awaitable[int | None]]
+RecordBatch = Callable[[DocumentEmbedded, str], Awaitable[WrittenVersion | None]]
 
 
 def chunk_points(event: DocumentEmbedded) -> list[ChunkPoint]:
@@ -56,8 +57,8 @@ async def upsert(
         await store.delete_document(collection, event.document_id, keep_version=None)
         return indexed
     await store.upsert(collection, chunk_points(event))
-    chunk_count = await record_batch(event, collection)
-    if chunk_count is None:
+    written = await record_batch(event, collection)
+    if written is None:
         return None
     await store.delete_document(collection, event.document_id, keep_version=event.version)
-    return indexed.model_copy(update={"chunk_count": chunk_count, "coverage": event.coverage})
+    return indexed.model_copy(update={"chunk_count": written.chunk_count, "coverage": written.coverage})

@@ -3,11 +3,13 @@ whose chunks lose its words."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from apps.stream_processors import parsing
 from apps.stream_processors.chunking import ChunkingPolicy, TextElement
-from apps.stream_processors.coverage import kept_share
+from apps.stream_processors.coverage import kept_share, word_counts
 from apps.stream_processors.parsing import parse_document
 from apps.stream_processors.partitioning import Extraction, configure_offline
 from apps.stream_processors.stage import DocumentError
@@ -68,3 +70,11 @@ def test_the_threshold_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_the_real_parsers_keep_every_word(data: bytes, filename: str, content_type: str) -> None:
     assert parse_document(data, filename, content_type, POLICY).coverage == 1.0
+
+
+def test_a_big_text_is_counted_in_pieces_without_splitting_a_word() -> None:
+    """Over a million characters, the text is read in pieces, each cut between two words."""
+    text = " ".join(f"word{i % 997}" for i in range(400_000))
+    assert len(text) > 2 * 1024 * 1024
+    expected = Counter(text.split())
+    assert word_counts([text]) == expected

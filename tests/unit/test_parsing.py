@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from apps.common.tokenizer import count_tokens, encoding
+from apps.stream_processors.batching import CHUNKS_PER_MESSAGE
 from apps.stream_processors.chunking import ChunkingPolicy
-from apps.stream_processors.parsing import DocumentParser, parse_and_chunk
+from apps.stream_processors.parsing import DocumentParser, ParsedBatch, parse_and_chunk
 from apps.stream_processors.partitioning import configure_offline
 from apps.stream_processors.stage import DocumentError
 from schemas.events import DocumentReady
@@ -77,27 +78,80 @@ def test_unparseable_documents_are_document_errors(
 
 
 async def test_the_worker_pool_parses_and_fails_a_slow_document_alone() -> None:
-    """A document past the time limit fails with a message; the pool is replaced and parses on."""
+    """A document past its time limit fails with a message; the pool is replaced and parses on."""
     parser = DocumentParser(workers=1, timeout=60)
     policy = ChunkingPolicy(size=200, overlap=30)
     try:
         await parser.start()
         event = ready_event("notes.txt", "text/plain")
-        parsed = await parser.parse(b"Parsing runs in a worker process.", event, policy)
+        [parsed] = await parsed_batches(parser, b"Parsing runs in a worker process.", event, policy)
         assert parsed.chunks[0].text == "Parsing runs in a worker process."
-        assert parsed.coverage == 1.0
+        assert (parsed.last, parsed.coverage) == (True, 1.0)
 
-        parser.timeout = 0.001
+        parser.timeout, parser.timeout_per_mib = 0.001, 0.0
         with pytest.raises(DocumentError, match="parsing took longer than"):
-            await parser.parse(
-                b"A document that cannot be parsed within a millisecond. " * 500, event, policy
+            await parsed_batches(
+                parser, b"A document that cannot be parsed within a millisecond. " * 500, event, policy
             )
 
         parser.timeout = 60
-        parsed = await parser.parse(b"The next document parses as usual.", event, policy)
+        [parsed] = await parsed_batches(parser, b"The next document parses as usual.", event, policy)
         assert parsed.chunks[0].text == "The next document parses as usual."
     finally:
         parser.close()
+
+
+async def test_a_long_document_streams_its_batches_and_only_the_last_says_how_much_it_kept() -> None:
+    parser = DocumentParser(workers=1, timeout=60)
+    paragraphs = [
+        f"Paragraph number {i} is about emperor penguins." for i in range(CHUNKS_PER_MESSAGE * 2 + 5)
+    ]
+    try:
+        batches = await parsed_batches(
+            parser,
+            "\n\n".join(paragraphs).encode(),
+            ready_event("long.txt", "text/plain"),
+            ChunkingPolicy(16, 0),
+        )
+    finally:
+        parser.close()
+    assert [(len(b.chunks), b.last, b.coverage) for b in batches] == [
+        (CHUNKS_PER_MESSAGE, False, None),
+        (CHUNKS_PER_MESSAGE, False, None),
+        (5, True, 1.0),
+    ]
+    assert [c.index for b in batches for c in b.chunks] == list(range(len(paragraphs)))
+
+
+async def test_a_document_that_fails_its_coverage_never_sends_its_last_batch() -> None:
+    """Without the last batch, which says how many there are, the version is never complete."""
+    parser = DocumentParser(workers=1, timeout=60, min_coverage=1.01)
+    paragraphs = [f"Paragraph number {i} is about emperor penguins." for i in range(CHUNKS_PER_MESSAGE + 5)]
+    received: list[ParsedBatch] = []
+
+    async def parse() -> None:
+        data = "\n\n".join(paragraphs).encode()
+        async for batch in parser.parse(data, ready_event("long.txt", "text/plain"), ChunkingPolicy(16, 0)):
+            received.append(batch)
+
+    try:
+        with pytest.raises(DocumentError, match=r"parsing kept only 100\.0% of the document's words"):
+            await parse()
+    finally:
+        parser.close()
+    assert [b.last for b in received] == [False]
+
+
+def test_the_time_limit_grows_with_the_documents_size() -> None:
+    parser = DocumentParser(timeout=300, timeout_per_mib=60)
+    assert parser.time_limit(0) == 300
+    assert parser.time_limit(50 * 1024 * 1024) == 300 + 50 * 60
+
+
+async def parsed_batches(
+    parser: DocumentParser, data: bytes, event: DocumentReady, policy: ChunkingPolicy
+) -> list[ParsedBatch]:
+    return [batch async for batch in parser.parse(data, event, policy)]
 
 
 async def test_starting_the_pool_loads_each_workers_tokenizer_before_the_first_document() -> None:

@@ -29,9 +29,9 @@ from apps.common.settings import Settings
 from apps.common.vector_store import ChunkPoint, SearchFilter
 from apps.stream_processors import progress
 from apps.stream_processors.app import Resources, register_stages
+from apps.stream_processors.batching import CHUNKS_PER_MESSAGE, message_batches
 from apps.stream_processors.chunking import ChunkingPolicy
-from apps.stream_processors.parse import CHUNKS_PER_MESSAGE
-from apps.stream_processors.parsing import DocumentParser, ParsedDocument
+from apps.stream_processors.parsing import DocumentParser, ParsedBatch
 from apps.stream_processors.stage import DocumentError
 from schemas.events import (
     Chunk,
@@ -130,7 +130,9 @@ class FakeParser:
     error: str | None = None
     calls: list[tuple[bytes, DocumentReady]] = field(default_factory=list)
 
-    async def parse(self, data: bytes, event: DocumentReady, policy: ChunkingPolicy) -> ParsedDocument:
+    async def parse(
+        self, data: bytes, event: DocumentReady, policy: ChunkingPolicy
+    ) -> AsyncIterator[ParsedBatch]:
         self.calls.append((data, event))
         if self.error is not None:
             raise DocumentError(self.error)
@@ -139,7 +141,10 @@ class FakeParser:
             Chunk(index=i, text=text, token_count=len(text.split()), page=1, section="penguins")
             for i, text in enumerate(paragraphs)
         ]
-        return ParsedDocument(chunks, coverage=1.0)
+        batches = list(message_batches(chunks))
+        for batch in batches[:-1]:
+            yield ParsedBatch(batch)
+        yield ParsedBatch(batches[-1], last=True, coverage=1.0)
 
 
 def unit_vector(text: str, dimensions: int = SPEC.dimensions) -> Vectors:
@@ -187,16 +192,22 @@ class FakeTemporal:
 @dataclass
 class FakeProgress:
     """`progress.record_batch` in memory, with the SQL's semantics: a batch counts once
-    (primary key collection, document, version, batch index); the version's chunk count once all are in."""
+    (primary key collection, document, version, batch index); the version once all are in, the last
+    batch (the one that knows how many there are) included."""
 
-    rows: dict[tuple[str, uuid.UUID, str], dict[int, int]] = field(default_factory=dict)
+    rows: dict[tuple[str, uuid.UUID, str], dict[int, DocumentChunked]] = field(default_factory=dict)
 
-    async def record_batch(self, pool: Pool, event: DocumentChunked, collection: str) -> int | None:
+    async def record_batch(
+        self, pool: Pool, event: DocumentChunked, collection: str
+    ) -> progress.WrittenVersion | None:
         batches = self.rows.setdefault((collection, event.document_id, event.version), {})
-        batches.setdefault(event.batch_index, len(event.chunks))
-        if len(batches) < event.batch_count:
+        batches.setdefault(event.batch_index, event)
+        counts = [b.batch_count for b in batches.values() if b.batch_count is not None]
+        if not counts or len(batches) < max(counts):
             return None
-        return sum(batches.values())
+        coverages = [b.coverage for b in batches.values() if b.coverage is not None]
+        chunks = sum(len(b.chunks) for b in batches.values())
+        return progress.WrittenVersion(chunks, max(coverages) if coverages else None)
 
 
 @dataclass(frozen=True)
@@ -372,13 +383,14 @@ async def test_a_long_document_is_indexed_once_every_batch_is_in(pipeline: Pipel
         await _publish(broker, event)
 
     batches = pipeline.models(DOCUMENT_CHUNKED, DocumentChunked)
-    assert [(b.batch_index, b.batch_count, len(b.chunks)) for b in batches] == [
-        (0, 2, CHUNKS_PER_MESSAGE),
-        (1, 2, 6),
+    # Published while parsing goes on: only the last batch knows how many there are, and the coverage.
+    assert [(b.batch_index, b.batch_count, len(b.chunks), b.coverage) for b in batches] == [
+        (0, None, CHUNKS_PER_MESSAGE, None),
+        (1, 2, 6, 1.0),
     ]
     assert await pipeline.store.count(COLLECTION, document_id=event.document_id) == len(paragraphs)
     [indexed] = pipeline.models(DOCUMENT_INDEXED, DocumentIndexed)
-    assert indexed.chunk_count == len(paragraphs)
+    assert (indexed.chunk_count, indexed.coverage) == (len(paragraphs), 1.0)
     assert [name for _, name, _ in pipeline.temporal.signals] == [SIGNAL_INDEXING_FINISHED]
 
 

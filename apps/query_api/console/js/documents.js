@@ -87,7 +87,9 @@ function updateRow(row, doc) {
   row.doc = doc;
   setText(row.filename, doc.filename);
   setBadge(row.status, doc.status);
-  setText(row.chunks, String(doc.chunk_count));
+  // While a version is indexing, its chunks in the index so far show how far it has got.
+  const indexing = doc.status === "indexing" && doc.indexed_chunks > 0;
+  setText(row.chunks, indexing ? `${doc.indexed_chunks} so far` : String(doc.chunk_count));
   setText(row.size, formatBytes(doc.size_bytes));
   if (row.updated.dateTime !== doc.updated_at) row.updated.dateTime = doc.updated_at;
   setText(row.updated, formatTime(doc.updated_at));
