@@ -307,3 +307,61 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
     checks: dict[str, str] = Field(description="each dependency: `ok`, or why it failed")
+
+
+# The stages that dead-letter what keeps failing, each into `<its input topic>.dlq`.
+DeadLetterStage = Literal["parse", "embed", "upsert"]
+
+
+class DeadLetterDocument(BaseModel):
+    """The document version a dead letter carries, as its body names it."""
+
+    document_id: UUID
+    version: str
+    filename: str | None = None
+    tenant: str | None = None
+
+
+class DeadLetterInfo(BaseModel):
+    """A message a stage gave up on, waiting in its dead-letter topic to be redriven."""
+
+    stage: str = Field(description="the stage that gave up on it")
+    error: str = Field(description="why, as the stage's last attempt failed")
+    attempts: int | None = Field(description="how many times the stage tried it")
+    document: DeadLetterDocument | None = Field(description="None if its body names no document")
+    topic: str = Field(description="the dead-letter topic")
+    source_topic: str = Field(description="the topic a redrive sends it back to")
+    partition: int
+    offset: int
+    dead_lettered_at: datetime
+
+
+class DeadLetterQuery(BaseModel):
+    stage: DeadLetterStage | None = Field(default=None, description="only the letters of this stage")
+
+
+class DeadLetterList(BaseModel):
+    """The dead letters waiting, oldest first in each partition."""
+
+    items: list[DeadLetterInfo]
+
+
+class RedriveRequest(_Request):
+    stage: DeadLetterStage | None = Field(default=None, description="only the letters of this stage")
+
+
+class SkippedDeadLetter(BaseModel):
+    letter: DeadLetterInfo
+    reason: str = Field(description="why it was marked handled without being sent back")
+
+
+class RedriveStarted(BaseModel):
+    """The letters sent back to their topics, and marked handled: their stages try them again."""
+
+    redriven: list[DeadLetterInfo]
+    skipped: list[SkippedDeadLetter] = Field(
+        description="letters whose document has moved on (a newer version, deleted, complete since)"
+    )
+    still_waiting: int = Field(
+        description="letters of the stage asked for left waiting behind another stage's in their partition"
+    )

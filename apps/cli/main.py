@@ -12,7 +12,7 @@ from uuid import UUID
 
 import typer
 
-from schemas.api import SearchMode
+from schemas.api import DeadLetterStage, SearchMode
 
 if TYPE_CHECKING:
     from apps.cli.system import Component
@@ -147,6 +147,27 @@ def reprocess(
     if not failed:
         raise typer.BadParameter("say which documents: --failed")
     raise typer.Exit(run_reprocess_failed(_settings()))
+
+
+dlq = typer.Typer(no_args_is_help=True, help="The messages the stages gave up on (dead letters).")
+app.add_typer(dlq, name="dlq")
+StageOption = Annotated[DeadLetterStage | None, typer.Option(help="only the dead letters of this stage")]
+
+
+@dlq.command("list")
+def dlq_list(stage: StageOption = None) -> None:
+    """Show each dead letter waiting: its stage, error, attempts, document, and where it is."""
+    from apps.cli.dlq import run_dlq_list
+
+    raise typer.Exit(run_dlq_list(_settings(), stage))
+
+
+@dlq.command("redrive")
+def dlq_redrive(stage: StageOption = None) -> None:
+    """Send the waiting dead letters back to their topics, so their stages try them again."""
+    from apps.cli.dlq import run_dlq_redrive
+
+    raise typer.Exit(run_dlq_redrive(_settings(), stage))
 
 
 @app.command()

@@ -137,8 +137,9 @@ async def register_version(
     return RegisteredDocument(document_id=document_id)
 
 
-async def finalize(pool: Pool, outcome: Finalization) -> bool:
-    """Record the outcome of indexing one version; a no-op (False) if a newer version took over."""
+async def finalize(pool: Pool, outcome: Finalization, *, if_status: DocumentStatus | None = None) -> bool:
+    """Record the outcome of indexing one version; a no-op (False) if a newer version took over,
+    or if the row is not in status `if_status` (when given)."""
     async with pool.connection() as conn:
         cur = await conn.execute(
             "UPDATE documents SET status = %s, chunk_count = %s, error_message = %s,"
@@ -147,7 +148,7 @@ async def finalize(pool: Pool, outcome: Finalization) -> bool:
             " metadata = CASE WHEN %s::text IS NULL THEN metadata - 'note'"
             " ELSE metadata || jsonb_build_object('note', %s::text) END,"
             " indexed_version = CASE WHEN %s = 'complete' THEN coalesce(%s, version) ELSE indexed_version END"
-            " WHERE id = %s AND version = %s",
+            " WHERE id = %s AND version = %s AND status = coalesce(%s::text, status)",
             (
                 outcome.status,
                 outcome.chunk_count,
@@ -161,6 +162,7 @@ async def finalize(pool: Pool, outcome: Finalization) -> bool:
                 outcome.indexed_version,
                 outcome.document_id,
                 outcome.version,
+                if_status,
             ),
         )
         return cur.rowcount > 0

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, compile_path
 
 from apps.common.database import Pool
+from apps.common.dead_letters import DeadLetters, KafkaDeadLetterLog
 from apps.common.embeddings import Embedders
 from apps.common.generations import LiveGenerations
 from apps.common.identity import DEFAULT_TENANT
@@ -24,6 +25,7 @@ from apps.common.vector_store import VectorStore
 from apps.query_api import (
     console_routes,
     conversation_routes,
+    dead_letter_routes,
     document_routes,
     generation_routes,
     health_routes,
@@ -293,6 +295,30 @@ ENDPOINTS: list[Endpoint] = [
         scope="admin",
     ),
     Endpoint(
+        "GET",
+        "/v1/dead-letters",
+        dead_letter_routes.list_dead_letters,
+        "The messages the stages gave up on, waiting in their dead-letter topics",
+        "dead-letters",
+        responses={200: api.DeadLetterList},
+        query=api.DeadLetterQuery,
+        errors=(422,),
+        whole_system=True,
+        scope="admin",
+    ),
+    Endpoint(
+        "POST",
+        "/v1/dead-letters/redrive",
+        dead_letter_routes.redrive_dead_letters,
+        "Send the waiting dead letters (of one stage, or all) back to their topics, to be tried again",
+        "dead-letters",
+        request=api.RedriveRequest,
+        responses={202: api.RedriveStarted},
+        errors=(400, 413, 422),
+        whole_system=True,
+        scope="admin",
+    ),
+    Endpoint(
         "POST",
         "/v1/chat/completions",
         openai_routes.chat_completions,
@@ -462,6 +488,7 @@ def create_app(resources: ApiResources) -> Starlette:
     app.state.pool = resources.pool
     app.state.store = resources.store
     app.state.temporal = resources.temporal
+    app.state.dead_letters = DeadLetters(KafkaDeadLetterLog(resources.settings))
     app.state.openapi = describe_api(secured=authenticator.enabled)
     app.state.auth_enabled = authenticator.enabled
     app.state.engine = RagEngine(

@@ -16,6 +16,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from temporalio.client import Client
 
+from apps.common import documents
 from apps.common.database import Pool
 from apps.common.embeddings import Embedder, Embedders
 from apps.common.generations import LiveGenerations
@@ -49,6 +50,7 @@ from schemas.topics import (
     DOCUMENT_INDEXED,
     DOCUMENT_READY,
 )
+from schemas.workflows import Finalization
 
 
 @dataclass
@@ -81,6 +83,24 @@ class Resources:
         async with body:
             data: bytes = await body.read()
         return data
+
+    async def finalize_late(self, event: DocumentIndexed) -> bool:
+        """Record a version indexed after its workflow closed (a redriven dead letter): only while it is
+        still the document's version, failed (never a deleted one, nor one indexed again since), and
+        only into the live generation."""
+        live = await self.generations.get(self.settings.qdrant_collection)
+        if live is None or event.collection not in (live.name, live.alias):
+            return False
+        # Only a removal is indexed with no chunks: a document without text fails in parse.
+        removal = event.chunk_count == 0
+        final = Finalization(
+            document_id=event.document_id,
+            version=event.version,
+            status="deleted" if removal else "complete",
+            chunk_count=event.chunk_count,
+            coverage=event.coverage,
+        )
+        return await documents.finalize(self.pool, final, if_status="failed")
 
 
 def _about(event: DocumentRef) -> contextlib.AbstractContextManager[None]:
@@ -175,9 +195,9 @@ def register_stages(broker: KafkaBroker, resources: Resources) -> None:
     @broker.subscriber(topic(DOCUMENT_INDEXED), group_id=settings.consumer_group("report-indexed"), **options)
     async def on_indexed(event: DocumentIndexed, message: KafkaMessage) -> None:
         with consuming("report", message.headers), _about(event):
-            await report(event, temporal=resources.temporal)
+            await report(event, temporal=resources.temporal, finalize_late=resources.finalize_late)
 
     @broker.subscriber(topic(DOCUMENT_FAILED), group_id=settings.consumer_group("report-failed"), **options)
     async def on_failed(event: DocumentFailed, message: KafkaMessage) -> None:
         with consuming("report", message.headers), _about(event):
-            await report(event, temporal=resources.temporal)
+            await report(event, temporal=resources.temporal, finalize_late=resources.finalize_late)

@@ -1,11 +1,15 @@
 """The report stage: `document.indexed` / `document.failed` -> a signal to the version's workflow.
 
-A workflow that has already closed (a replay, or a duplicate message) is not an error.
+A workflow that has already closed (a replay, or a duplicate message) is not an error. A version
+indexed after its workflow closed (a dead letter redriven once the cause was fixed) is recorded
+by `finalize_late`, which decides whether it still counts.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -20,9 +24,15 @@ from schemas.workflows import (
 
 log = logging.getLogger(__name__)
 
+# Records a version indexed after its workflow closed; False if it no longer counts.
+FinalizeLate = Callable[[DocumentIndexed], Awaitable[bool]]
+Reported = Literal["signalled", "finalized", "closed"]
 
-async def report(event: DocumentIndexed | DocumentFailed, *, temporal: Client) -> bool:
-    """Signal the workflow; False if it had already closed."""
+
+async def report(
+    event: DocumentIndexed | DocumentFailed, *, temporal: Client, finalize_late: FinalizeLate
+) -> Reported:
+    """Signal the workflow; if it had closed, record a late success itself."""
     handle = temporal.get_workflow_handle(event.workflow_id)
     try:
         if isinstance(event, DocumentIndexed):
@@ -36,6 +46,14 @@ async def report(event: DocumentIndexed | DocumentFailed, *, temporal: Client) -
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
+        if isinstance(event, DocumentIndexed) and await finalize_late(event):
+            log.info(
+                "document %s version %s indexed after workflow %s closed: recorded as such",
+                event.document_id,
+                event.version,
+                event.workflow_id,
+            )
+            return "finalized"
         log.info("workflow %s is closed: nothing to signal (%s)", event.workflow_id, exc.message)
-        return False
-    return True
+        return "closed"
+    return "signalled"
