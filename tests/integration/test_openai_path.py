@@ -1,7 +1,7 @@
 """The OpenAI path on the real servers, with the real `openai` SDK talking to an OpenAI-compatible
 server in the tests: embeddings and streamed answers, an embedding outage that fails the
 document cleanly (dead-letter topic, `document.failed`, the workflow ends at once), and
-reprocessing it once the provider is back."""
+reprocessing every failed document at once when the provider is back."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ async def test_openai_embeddings_and_streamed_chat(openai_settings: Settings, st
     assert prompt.rstrip().endswith("User: Why do sea otters hold hands?\n\nAssistant:")
 
 
-async def test_embedding_outage_fails_the_document_then_reprocess_indexes_it(
+async def test_embedding_outage_fails_the_document_then_bulk_reprocess_indexes_it(
     openai_settings: Settings, stub: OpenAIStub
 ) -> None:
     settings = openai_settings
@@ -103,8 +103,10 @@ async def test_embedding_outage_fails_the_document_then_reprocess_indexes_it(
 
         stub.embeddings_down = False
         async with httpx.AsyncClient(base_url=settings.api_url) as client:
-            response = await client.post(f"/v1/documents/{row['id']}/reprocess")
+            response = await client.post("/v1/documents/reprocess", json={"status": "failed"})
             assert response.status_code == 202, response.text
+        # Every failed document at once: this one is the only one.
+        assert [w.split("#")[0] for w in response.json()["workflows"]] == [row["workflow_id"].split("#")[0]]
 
         async def complete() -> bool:
             [again] = await wait_until_settled(settings, [key])
