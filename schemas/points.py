@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID, uuid5
 
 from pydantic import BaseModel, Field
@@ -21,6 +22,10 @@ class ChunkPayload(BaseModel):
     # spelled out because schemas import nothing from apps.
     tenant_id: str = "default"
     groups: list[str] = Field(default_factory=list)
+    # "staged": written, but not searched until every batch of its version is in, so a version is
+    # served whole or not at all. A keyword, not a bool: Qdrant Edge's Python filters cannot match a
+    # bool. Points written before this field have none, and read (and are searched) as published.
+    publication: Literal["staged", "published"] = "published"
 
 
 def point_id(document_id: UUID, version: str, chunk_index: int) -> UUID:

@@ -68,7 +68,10 @@ _INDEXES: dict[str, PayloadSchemaType | KeywordIndexParams] = {
     "upload_timestamp": PayloadSchemaType.Datetime,
     "tenant_id": KeywordIndexParams(is_tenant=True),
     "groups": PayloadSchemaType.Keyword,
+    "publication": PayloadSchemaType.Keyword,
 }
+# Searches leave staged points out; points written before staging have no such field, and are in.
+_STAGED = FieldCondition(key="publication", match=MatchValue("staged"))
 
 
 def _conditions(where: SearchFilter) -> list[Any]:
@@ -134,7 +137,7 @@ class QdrantEdgeStore:
 
     def _open(self, name: str, config: EdgeConfig | None = None) -> EdgeShard:
         """Load the shard (created, given a config) with the payload indexes it lacks: one made
-        before tenants gains theirs, and none is rebuilt."""
+        before tenants or staging gains theirs, and none is rebuilt."""
         shard = EdgeShard.load(str(self._shard_dir(name)), config)
         present = shard.info().payload_schema
         for field, schema in _INDEXES.items():
@@ -202,6 +205,19 @@ class QdrantEdgeStore:
         ]
         self._shard(collection).update(UpdateOperation.upsert_points(edge_points))
 
+    async def publish_version(self, collection: str, document_id: UUID, version: str) -> None:
+        staged = Filter(
+            must=[
+                FieldCondition(key="document_id", match=MatchValue(str(document_id))),
+                FieldCondition(key="version", match=MatchValue(version)),
+                _STAGED,
+            ]
+        )
+        with store_span("publish", collection):
+            self._shard(collection).update(
+                UpdateOperation.set_payload_by_filter(staged, {"publication": "published"})
+            )
+
     async def search(
         self,
         collection: str,
@@ -231,7 +247,7 @@ class QdrantEdgeStore:
     ) -> list[ScoredChunk]:
         dense = Query.Nearest(vector.tolist(), using=DENSE)
         sparse = Query.Nearest(self._bm25.embed_query(sparse_text(text)), using=SPARSE)
-        flt = Filter(must=[*_visible(access), *_conditions(where)])
+        flt = Filter(must=[*_visible(access), *_conditions(where)], must_not=[_STAGED])
         if mode == "hybrid":
             candidates = limit * PREFETCH_FACTOR
             # The filter on each prefetch too (Edge passes the request's down as well, but does not

@@ -34,7 +34,10 @@ _INDEXES: dict[str, models.PayloadSchemaType | models.KeywordIndexParams] = {
     "upload_timestamp": models.PayloadSchemaType.DATETIME,
     "tenant_id": models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True),
     "groups": models.PayloadSchemaType.KEYWORD,
+    "publication": models.PayloadSchemaType.KEYWORD,
 }
+# Searches leave staged points out; points written before staging have no such field, and are in.
+_STAGED = models.FieldCondition(key="publication", match=models.MatchValue(value="staged"))
 
 
 def _conditions(where: SearchFilter) -> list[models.Condition]:
@@ -101,8 +104,8 @@ class QdrantServerStore:
         await self._index(name)
 
     async def _index(self, name: str) -> None:
-        """Create the payload indexes the collection lacks (one made before tenants gains theirs;
-        none is rebuilt), once per collection and process rather than on every batch."""
+        """Create the payload indexes the collection lacks (one made before tenants or staging gains
+        theirs; none is rebuilt), once per collection and process rather than on every batch."""
         present = (await self._client.get_collection(name)).payload_schema
         for field, schema in _INDEXES.items():
             if field not in present:
@@ -160,6 +163,23 @@ class QdrantServerStore:
             )
         await self._client.upsert(collection, points=structs, wait=True)
 
+    async def publish_version(self, collection: str, document_id: UUID, version: str) -> None:
+        with store_span("publish", collection):
+            await self._require(collection)
+            staged = models.Filter(
+                must=[
+                    models.FieldCondition(key="document_id", match=models.MatchValue(value=str(document_id))),
+                    models.FieldCondition(key="version", match=models.MatchValue(value=version)),
+                    _STAGED,
+                ]
+            )
+            await self._client.set_payload(
+                collection,
+                payload={"publication": "published"},
+                points=models.FilterSelector(filter=staged),
+                wait=True,
+            )
+
     async def search(
         self,
         collection: str,
@@ -189,7 +209,7 @@ class QdrantServerStore:
     ) -> list[ScoredChunk]:
         words = self._bm25.embed_query(sparse_text(text))
         sparse = models.SparseVector(indices=list(words.indices), values=list(words.values))
-        flt = models.Filter(must=[*_visible(access), *_conditions(where)])
+        flt = models.Filter(must=[*_visible(access), *_conditions(where)], must_not=[_STAGED])
         try:
             if mode == "hybrid":
                 candidates = limit * PREFETCH_FACTOR

@@ -2,7 +2,8 @@
 
 `QdrantEdgeStore` runs Qdrant's engine in-process (the embedded default); `QdrantServerStore`
 talks to a Qdrant server through qdrant-client. Collections carry one dense vector and one
-BM25 sparse vector; `documents` is an alias that points at a versioned collection.
+BM25 sparse vector; `documents` is an alias that points at a versioned collection. A document
+version's points are written staged, unseen by search, and published together once it is whole.
 """
 
 from __future__ import annotations
@@ -82,6 +83,10 @@ class VectorStore(Protocol):
 
     async def upsert(self, collection: str, points: Sequence[ChunkPoint]) -> None: ...
 
+    async def publish_version(self, collection: str, document_id: UUID, version: str) -> None:
+        """Make the version's staged points (`ChunkPayload.publication`) searchable, all at once."""
+        ...
+
     async def search(
         self,
         collection: str,
@@ -93,9 +98,9 @@ class VectorStore(Protocol):
         text: str = "",
         mode: SearchMode = "dense",
     ) -> list[ScoredChunk]:
-        """The best chunks `access` may see: by meaning (`dense`, the vector), by words (`sparse`:
-        BM25 over `text`), or both fused by reciprocal rank (`hybrid`). `access` has no default, so
-        a search that is not scoped to a caller cannot be written."""
+        """The best chunks `access` may see, staged ones never: by meaning (`dense`, the vector), by
+        words (`sparse`: BM25 over `text`), or both fused by reciprocal rank (`hybrid`). `access` has
+        no default, so a search that is not scoped to a caller cannot be written."""
         ...
 
     async def delete_document(self, collection: str, document_id: UUID, *, keep_version: str | None) -> None:
@@ -103,8 +108,8 @@ class VectorStore(Protocol):
         ...
 
     async def count(self, collection: str, *, document_id: UUID | None = None) -> int:
-        """Points in the collection (or of one document), whoever may see them: for ingestion and
-        operators, never for a caller's answer."""
+        """Points in the collection (or of one document), staged or not and whoever may see them: for
+        ingestion and operators, never for a caller's answer."""
         ...
 
     async def close(self) -> None: ...

@@ -1,7 +1,9 @@
 """The upsert stage: `document.embedded` -> points in Qdrant; `document.indexed` once the version is whole.
 
-Point ids are deterministic, so a redelivered batch overwrites its own points. When the last
-batch of a version is in, the points of every other version of the document are deleted.
+Point ids are deterministic, so a redelivered batch overwrites its own points. A batch's points
+are written staged, unseen by search: when the last batch of a version is in, the version's points
+are published, all at once, and the points of every other version of the document are deleted. A
+version that never completes (a batch dead-lettered, the parse failed) is never served.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def chunk_points(event: DocumentEmbedded) -> list[ChunkPoint]:
                 section=chunk.section,
                 tenant_id=event.tenant,
                 groups=event.groups,
+                publication="staged",
             ),
         )
         for row, chunk in enumerate(event.chunks)
@@ -60,5 +63,6 @@ async def upsert(
     written = await record_batch(event, collection)
     if written is None:
         return None
+    await store.publish_version(collection, event.document_id, event.version)
     await store.delete_document(collection, event.document_id, keep_version=event.version)
     return indexed.model_copy(update={"chunk_count": written.chunk_count, "coverage": written.coverage})

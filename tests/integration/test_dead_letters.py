@@ -81,7 +81,7 @@ async def test_a_document_failed_by_an_embedding_outage_is_complete_after_a_redr
 ) -> None:
     settings = dlq_settings
     stub.embedding_failures = settings.stage_max_attempts  # every attempt at the first batch fails
-    async with running_system(settings, ALL_COMPONENTS):
+    async with running_system(settings, ALL_COMPONENTS) as system:
         async with s3_client(settings) as s3:
             await s3.put_object(Bucket=settings.s3_bucket, Key=KEY, Body=TEXT)
         [row] = await wait_until_settled(settings, [KEY], timeout=90)
@@ -92,6 +92,14 @@ async def test_a_document_failed_by_an_embedding_outage_is_complete_after_a_redr
         assert [b.batch_index for b in batches] == list(range(len(batches)))
         assert batches[-1].batch_count == len(batches)  # the last batch says how many there are
         chunks = sum(len(b.chunks) for b in batches)
+        store = system.store
+        assert store is not None
+        written = sum(len(b.chunks) for b in batches[1:])  # every batch but the dead-lettered first
+
+        async def rest_written() -> bool:
+            return await store.count(settings.qdrant_collection, document_id=row["id"]) == written
+
+        await wait_for(rest_written, timeout=30, what="the batches after the first to be written")
 
         async with httpx.AsyncClient(base_url=settings.api_url, timeout=60) as client:
             listed = (await client.get("/v1/dead-letters")).json()["items"]
@@ -113,6 +121,13 @@ async def test_a_document_failed_by_an_embedding_outage_is_complete_after_a_redr
             assert f"({settings.stage_max_attempts} attempts)" in out
             assert f"{settings.topic(DOCUMENT_CHUNKED)}.dlq partition {letter['partition']}" in out
             assert "1 dead letters waiting" in out
+
+            # Written, but a document indexed in part is never served: no search finds its chunks.
+            only_it = {"query": "walrus", "document_ids": [str(row["id"])]}
+            for mode in ("dense", "sparse", "hybrid"):
+                partial = await client.post("/v1/search", json=only_it | {"search_mode": mode})
+                assert partial.status_code == 200, partial.text
+                assert partial.json()["sources"] == [], mode
 
             # The provider is back. A redrive of another stage's letters sends nothing.
             code, out, err = await ragstream(settings, "dlq", "redrive", "--stage", "parse")
@@ -140,6 +155,8 @@ async def test_a_document_failed_by_an_embedding_outage_is_complete_after_a_redr
             hits = search.json()["sources"]
             assert [hit["document_id"] for hit in hits[:1]] == [str(row["id"])]
             assert "narwhal" in hits[0]["text"]
+            whole = await client.post("/v1/search", json=only_it | {"top_k": 50})
+            assert len(whole.json()["sources"]) == min(50, chunks)
 
             requests = len(stub.embedding_requests)
             again = await client.post("/v1/dead-letters/redrive", json={})

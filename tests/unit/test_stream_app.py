@@ -419,6 +419,70 @@ async def test_a_new_version_replaces_the_points_of_the_old_one(pipeline: Pipeli
     ]
 
 
+def _chunked(ready: DocumentReady, texts: Sequence[str], *, batch_index: int, last: bool) -> DocumentChunked:
+    """One batch of `ready`'s version, as the parse stage publishes it: only the last knows the count."""
+    first = batch_index * CHUNKS_PER_MESSAGE
+    return DocumentChunked(
+        document_id=ready.document_id,
+        version=ready.version,
+        workflow_id=ready.workflow_id,
+        collection=ready.collection,
+        filename=ready.filename,
+        uploaded_at=ready.uploaded_at,
+        batch_index=batch_index,
+        batch_count=batch_index + 1 if last else None,
+        chunks=[
+            Chunk(index=first + i, text=text, token_count=len(text.split())) for i, text in enumerate(texts)
+        ],
+        coverage=1.0 if last else None,
+    )
+
+
+async def test_a_version_is_searchable_only_once_every_batch_is_in(pipeline: Pipeline) -> None:
+    first = _ready()
+    second = _ready(document_id=first.document_id, version="v2", workflow_id="upload:ragstream/x@v2")
+    key = str(first.document_id).encode()
+    pipeline.s3.objects[first.key] = TEXT
+    batches = [
+        [f"Version two, paragraph {i} about krill." for i in range(CHUNKS_PER_MESSAGE)],
+        ["Version two, the last paragraph about krill."],
+    ]
+
+    async def versions_found() -> set[str]:
+        hits = await pipeline.store.search(
+            COLLECTION,
+            unit_vector(batches[0][0]),
+            access=Access(tenant=DEFAULT_TENANT, every_group=True),
+            limit=100,
+            where=SearchFilter(document_ids=[first.document_id]),
+            text="krill penguins",
+            mode="hybrid",
+        )
+        return {h.payload.version for h in hits}
+
+    async with TestKafkaBroker(pipeline.broker) as broker:
+        await _publish(broker, first)
+        assert await versions_found() == {"v1"}
+
+        await broker.publish(
+            _chunked(second, batches[0], batch_index=0, last=False), PREFIX + DOCUMENT_CHUNKED, key=key
+        )
+        # Written, but only the old version is served while the new one is not whole.
+        assert await pipeline.store.count(COLLECTION, document_id=first.document_id) == 3 + CHUNKS_PER_MESSAGE
+        assert await versions_found() == {"v1"}
+
+        await broker.publish(
+            _chunked(second, batches[1], batch_index=1, last=True), PREFIX + DOCUMENT_CHUNKED, key=key
+        )
+
+    assert await versions_found() == {"v2"}
+    assert await pipeline.store.count(COLLECTION, document_id=first.document_id) == CHUNKS_PER_MESSAGE + 1
+    assert [(i.version, i.chunk_count) for i in pipeline.models(DOCUMENT_INDEXED, DocumentIndexed)] == [
+        ("v1", 3),
+        ("v2", CHUNKS_PER_MESSAGE + 1),
+    ]
+
+
 async def test_a_bad_document_fails_at_once_without_dead_lettering(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,7 +16,16 @@ import numpy.typing as npt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from qdrant_edge import EdgeShard, KeywordIndexParams, PayloadSchemaType, UpdateOperation
+from qdrant_client import AsyncQdrantClient, models
+from qdrant_edge import (
+    CountRequest,
+    EdgeShard,
+    Filter,
+    IsEmptyCondition,
+    KeywordIndexParams,
+    PayloadSchemaType,
+    UpdateOperation,
+)
 
 from apps.common.identity import DEFAULT_TENANT, Access
 from apps.common.qdrant_edge_store import QdrantEdgeStore
@@ -725,13 +734,13 @@ async def test_property_a_search_returns_only_what_the_caller_may_see(
         await store.drop_collection("property")
 
 
-async def test_edge_adds_the_indexes_a_shard_made_before_tenants_lacks(tmp_path: Path) -> None:
+async def test_edge_adds_the_indexes_an_older_shard_lacks(tmp_path: Path) -> None:
     store = QdrantEdgeStore(tmp_path)
     await _loaded(store)
     await store.close()
     path = str(tmp_path / "collections" / "chunks")
     old = EdgeShard.load(path)
-    for field in ("tenant_id", "groups"):
+    for field in ("tenant_id", "groups", "publication"):
         old.update(UpdateOperation.delete_field_index(field))
     old.close()
 
@@ -748,4 +757,124 @@ async def test_edge_adds_the_indexes_a_shard_made_before_tenants_lacks(tmp_path:
     assert isinstance(tenant, KeywordIndexParams)
     assert tenant.is_tenant
     assert schema["groups"].data_type == PayloadSchemaType.Keyword
-    assert set(schema) == {"document_id", "upload_timestamp", "tenant_id", "groups"}
+    assert set(schema) == {"document_id", "upload_timestamp", "tenant_id", "groups", "publication"}
+
+
+# Staging: a version's points are written unseen and published together once the version is whole.
+
+
+def _staged(document_id: UUID, version: str, *, seed: int = 31) -> list[ChunkPoint]:
+    """Document `document_id`'s chunks of `version`, written but not yet to be seen."""
+    rng = np.random.default_rng(seed)
+    return [
+        ChunkPoint(
+            id=point_id(document_id, version, index),
+            vector=_unit(rng),
+            payload=ChunkPayload(
+                document_id=document_id,
+                version=version,
+                chunk_index=index,
+                content=f"penguin chunk {index} of {version}",
+                filename="staged.txt",
+                upload_timestamp=_day(0),
+                publication="staged",
+            ),
+        )
+        for index in range(3)
+    ]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_staged_points_are_found_only_once_their_version_is_published(
+    store: VectorStore, mode: SearchMode
+) -> None:
+    collection = await _loaded(store)
+    document_id, other = DOCUMENTS[1], DOCUMENTS[2]
+    new, others = _staged(document_id, "v2"), _staged(other, "v2", seed=32)
+    await store.upsert(collection, [*new, *others])
+
+    async def found() -> dict[UUID, str]:
+        """What a search of the two documents finds: each point and its publication."""
+        hits = await store.search(
+            collection,
+            new[0].vector,
+            access=DEFAULT_TENANT_ADMIN,
+            limit=20,
+            where=SearchFilter(document_ids=[document_id, other]),
+            text="penguin",
+            mode=mode,
+        )
+        return {h.id: h.payload.publication for h in hits}
+
+    # The old versions are served while the new ones are written (the old ones' words are not
+    # "penguin": a sparse search finds nothing); every point is counted.
+    old = {p.id for p in CORPUS if p.payload.document_id in (document_id, other)}
+    assert set(await found()) == (old if mode != "sparse" else set())
+    assert await store.count(collection) == len(CORPUS) + len(new) + len(others)
+
+    await store.publish_version(collection, document_id, "v2")
+
+    published = await found()
+    assert {p.id for p in new} <= set(published)
+    # Another document's points of the same version stay staged.
+    assert not {p.id for p in others} & set(published)
+    assert set(published.values()) == {"published"}
+
+
+async def test_publishing_a_version_that_has_no_points_changes_nothing(store: VectorStore) -> None:
+    collection = await _loaded(store)
+
+    await store.publish_version(collection, DOCUMENTS[0], "v9")
+
+    assert await store.count(collection) == len(CORPUS)
+    with pytest.raises(CollectionNotFound):
+        await store.publish_version("missing", DOCUMENTS[0], "v1")
+
+
+async def _legacy_edge(directory: Path, collection: str, points: Sequence[ChunkPoint]) -> VectorStore:
+    """An edge store whose points were written before staging: their payload has no `publication`."""
+    store = QdrantEdgeStore(directory)
+    await store.ensure_collection(collection, DIMENSIONS)
+    await store.upsert(collection, points)
+    await store.close()
+    shard = EdgeShard.load(str(directory / "collections" / collection))
+    try:
+        shard.update(UpdateOperation.delete_payload([str(p.id) for p in points], ["publication"]))
+        unmarked = Filter(must=[IsEmptyCondition("publication")])
+        assert shard.count(CountRequest(filter=unmarked, exact=True)) == len(points)
+    finally:
+        shard.close()
+    return QdrantEdgeStore(directory)
+
+
+async def _legacy_server(directory: Path, collection: str, points: Sequence[ChunkPoint]) -> VectorStore:
+    """A server store whose points were written before staging: their payload has no `publication`."""
+    client = AsyncQdrantClient(location=":memory:")
+    store = QdrantServerStore(client)
+    await store.ensure_collection(collection, DIMENSIONS)
+    await store.upsert(collection, points)
+    await client.delete_payload(collection, keys=["publication"], points=[str(p.id) for p in points])
+    unmarked = models.Filter(must=[models.IsEmptyCondition(is_empty=models.PayloadField(key="publication"))])
+    assert (await client.count(collection, count_filter=unmarked)).count == len(points)
+    return store
+
+
+@pytest.mark.parametrize("adapter", ["edge", "server"])
+@pytest.mark.parametrize("mode", MODES)
+async def test_points_written_before_staging_are_found(
+    tmp_path: Path, adapter: str, mode: SearchMode
+) -> None:
+    legacy = {"edge": _legacy_edge, "server": _legacy_server}[adapter]
+    corpus = _worded()
+    store = await legacy(tmp_path, "worded", corpus)
+    try:
+        found = await _ids(
+            store, "worded", DEFAULT_TENANT_ADMIN, mode, limit=len(corpus), text="penguins water"
+        )
+
+        assert found
+        assert set(found) <= {p.id for p in corpus}
+        if mode != "sparse":
+            assert len(found) == len(corpus)
+    finally:
+        await store.close()
