@@ -31,6 +31,7 @@ from apps.common.settings import Settings
 from apps.common.temporal import LazyTemporal, connect
 from apps.common.vector_store import VectorStore, open_vector_store
 from apps.ingest_workflows.intake import poll_sqs, subscribe_s3_events
+from apps.ingest_workflows.reconciler import bucket_reconciler, run_reconciler
 from apps.ingest_workflows.worker import build_worker
 from apps.query_api.app import ApiResources, create_app
 from apps.query_api.server import ApiServer, api_server
@@ -105,9 +106,10 @@ async def running_system(settings: Settings, components: Collection[Component]) 
             system.temporal = await connect(settings)
             system.broker = make_broker(settings, client_id="ragstream")
             stack.push_async_callback(system.broker.stop)
+        reconcile_interval = settings.reconcile_interval if "intake" in components else None
         s3 = (
             await stack.enter_async_context(s3_client(settings))
-            if {"processors", "worker"} & set(components)
+            if {"processors", "worker"} & set(components) or reconcile_interval
             else None
         )
 
@@ -160,6 +162,14 @@ async def running_system(settings: Settings, components: Collection[Component]) 
             )
             system.tasks.append(asyncio.create_task(worker.run(), name="temporal-worker"))
             stack.push_async_callback(_shutdown_worker, worker)
+        if reconcile_interval:
+            # After the worker: the first pass's workflows start eagerly on it.
+            reconciler = bucket_reconciler(settings, s3=s3, pool=pool, temporal=_required(system.temporal))
+            reconciling = asyncio.create_task(
+                run_reconciler(reconciler, reconcile_interval), name="reconciler"
+            )
+            system.tasks.append(reconciling)
+            stack.push_async_callback(_cancel, [reconciling])
         if "api" in components:
             chat = make_chat_model(settings)
             stack.push_async_callback(chat.close)

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = None
     s3_events_sqs_queue_url: str | None = None
     s3_events_from_kafka: bool = True
+    # How often the intake lists the bucket to start what dropped events missed (and once at start);
+    # unset or 0: never. The local stack sets it (apps/devstack/stack.py).
+    reconcile_interval: timedelta | None = None
+    reconcile_starts_per_second: float = Field(default=20.0, gt=0)
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None

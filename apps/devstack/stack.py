@@ -89,6 +89,8 @@ class LocalStack:
             "RAGSTREAM_S3_ACCESS_KEY_ID": ACCESS_KEY,
             "RAGSTREAM_S3_SECRET_ACCESS_KEY": SECRET_KEY,
             "RAGSTREAM_S3_EVENTS_SQS_QUEUE_URL": self.s3.queue_url(EVENTS_QUEUE),
+            # Locally the reconciler is on: it starts what dropped S3 events missed, at start and each minute.
+            "RAGSTREAM_RECONCILE_INTERVAL": "PT1M",
             "RAGSTREAM_API_PORT": str(api_port),
         }
 
