@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -45,6 +46,12 @@ def workflow_id_for(change: S3ObjectChange) -> str:
     return workflow_id
 
 
+def indexing_timeout_for(settings: Settings, size: int | None) -> timedelta:
+    """How long a version's workflow waits for the stream processors: the base limit, and more for
+    each MiB of the object (a big document's chunks take longer to parse and embed)."""
+    return settings.indexing_timeout + settings.indexing_timeout_per_mib * ((size or 0) / (1024 * 1024))
+
+
 async def start_upload(
     client: Client,
     settings: Settings,
@@ -60,7 +67,7 @@ async def start_upload(
         change=change,
         document_id=document_id_for(change.bucket, change.key),
         workflow_id=workflow_id,
-        indexing_timeout=settings.indexing_timeout,
+        indexing_timeout=indexing_timeout_for(settings, change.size),
         reprocess=reprocess,
     )
     attributes = {"s3.bucket": change.bucket, "s3.key": change.key, "s3.event": change.event_name}

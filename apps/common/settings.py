@@ -110,7 +110,9 @@ class Settings(BaseSettings):
     chunk_size: int | None = Field(default=None, ge=16)
     chunk_overlap: int | None = Field(default=None, ge=0)
 
+    # How long a version's workflow waits for indexing: this, and indexing_timeout_per_mib per MiB.
     indexing_timeout: timedelta = timedelta(hours=1)
+    indexing_timeout_per_mib: timedelta = timedelta(seconds=30)
     max_object_size: int = Field(default=100 * 1024 * 1024, ge=1)
     stage_max_attempts: int = Field(default=3, ge=1)
     stage_retry_backoff_seconds: float = Field(default=0.5, ge=0)

@@ -4,11 +4,13 @@ messages whose workflows started are deleted, in one call."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any, cast
 
 import pytest
 from temporalio.client import Client
 
+from apps.common.intake import indexing_timeout_for
 from apps.common.settings import Settings
 from apps.ingest_workflows import intake
 
@@ -61,3 +63,9 @@ async def test_messages_start_together_and_only_the_started_ones_are_deleted(
     finally:
         polling.cancel()
     assert sqs.deleted == [["r0", "r2"]]
+
+
+def test_a_bigger_object_gets_a_longer_indexing_timeout() -> None:
+    settings = Settings(_env_file=None, indexing_timeout="PT1H", indexing_timeout_per_mib="PT30S")
+    assert indexing_timeout_for(settings, None) == timedelta(hours=1)
+    assert indexing_timeout_for(settings, 100 * 1024 * 1024) == timedelta(hours=1, minutes=50)
