@@ -85,6 +85,11 @@ class SearchResponse(BaseModel):
     search_ms: float
 
 
+# A source by its 1-based number in the answer's context and `[n]` markers.
+SourceNumber = Annotated[int, Ge(1)]
+CITATIONS = "the sources the answer cites, by their numbers in its [n] markers, in the order first cited"
+
+
 class SourcesEvent(BaseModel):
     sources: list[Source]
 
@@ -102,6 +107,7 @@ class DoneEvent(BaseModel):
     )
     usage: Usage
     timings: Timings
+    citations: list[SourceNumber] = Field(description=CITATIONS)
 
 
 class ErrorDetail(BaseModel):

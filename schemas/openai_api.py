@@ -2,8 +2,9 @@
 
 ragstream is a model to OpenAI clients. The last user message is the question, earlier
 messages are the conversation so far. The retrieved chunks travel in the extra field
-`sources` (of the response, or of the first streamed chunk), which OpenAI clients ignore
-and ragstream-aware ones read.
+`sources` (of the response, or of the first streamed chunk) and the numbers of those the
+answer cites in `citations` (of the response, or of the finishing chunk), which OpenAI
+clients ignore and ragstream-aware ones read.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.api import MAX_QUERY_CHARS, RetrievalOptions, Source
+from schemas.api import CITATIONS, MAX_QUERY_CHARS, RetrievalOptions, Source, SourceNumber
 
 RAGSTREAM_MODEL = "ragstream"
 
@@ -75,6 +76,7 @@ class ChatCompletion(BaseModel):
     choices: list[Choice]
     usage: CompletionUsage
     sources: list[Source] = Field(description="ragstream's extra field: the chunks the answer is grounded in")
+    citations: list[SourceNumber] = Field(description=f"ragstream's extra field: {CITATIONS}")
 
 
 class Delta(BaseModel):
@@ -96,6 +98,9 @@ class ChatCompletionChunk(BaseModel):
     choices: list[ChunkChoice]
     usage: CompletionUsage | None = None
     sources: list[Source] | None = Field(default=None, description="in the first chunk: the retrieved chunks")
+    citations: list[SourceNumber] | None = Field(
+        default=None, description=f"in the finishing chunk: {CITATIONS}"
+    )
 
 
 class Model(BaseModel):

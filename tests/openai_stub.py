@@ -53,6 +53,7 @@ class OpenAIStub:
     embeddings_down: bool = False
     embedding_failures: int = 0  # the next requests to fail, before it answers again
     chat_mode: ChatMode = "ok"
+    chat_deltas: tuple[str, ...] = CHAT_DELTAS  # the streamed answer, delta by delta
     delta_delay: float = 0.0  # seconds between streamed deltas: a slow model
     abandoned_streams: int = 0  # streams the client stopped reading before the end
     requests: list[Recorded] = field(default_factory=list)
@@ -64,7 +65,7 @@ class OpenAIStub:
 
     @property
     def chat_reply(self) -> str:
-        return "".join(CHAT_DELTAS)
+        return "".join(self.chat_deltas)
 
     @property
     def embedding_requests(self) -> list[list[str]]:
@@ -116,7 +117,7 @@ class OpenAIStub:
         yield chunk({"role": "assistant", "content": ""})
         finished = False
         try:
-            for number, delta in enumerate(CHAT_DELTAS):
+            for number, delta in enumerate(self.chat_deltas):
                 if number == FAILS_AFTER and mode == "error_event":
                     yield _sse({"error": {"message": "the model is overloaded", "type": "server_error"}})
                     finished = True

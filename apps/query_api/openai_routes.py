@@ -1,7 +1,8 @@
 """`POST /v1/chat/completions` and `GET /v1/models`: ragstream as a model for OpenAI clients.
 
 Stateless, as OpenAI's API is: the client sends the conversation every time, so nothing is
-stored. The retrieved chunks are in the extra field `sources` (see `schemas.openai_api`).
+stored. The retrieved chunks are in the extra field `sources`, the numbers of those the answer cites
+in `citations` (see `schemas.openai_api`).
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ async def _completion(answer: AsyncGenerator[AnswerEvent], completion_id: str, c
         choices=[Choice(message=AssistantMessage(content=collected.text))],
         usage=_usage(collected.finished.usage),
         sources=collected.sources,
+        citations=collected.finished.citations,
     )
     return JSONResponse(completion.model_dump(mode="json"))
 
@@ -94,12 +96,14 @@ async def _chunks(
     events: AsyncIterator[AnswerEvent], completion_id: str, created: int, *, include_usage: bool
 ) -> AsyncIterator[ServerSentEvent]:
     """The answer as OpenAI's stream: a first chunk with the role (and ragstream's sources), a chunk a
-    delta, the finish reason, the usage when asked for, then [DONE]; or an error and no [DONE]."""
+    delta, the finish reason (and ragstream's citations), the usage when asked for, then [DONE]; or an
+    error and no [DONE]."""
 
     def chunk(
         choices: list[ChunkChoice],
         *,
         sources: list[Source] | None = None,
+        citations: list[int] | None = None,
         usage: CompletionUsage | None = None,
     ) -> ServerSentEvent:
         data = ChatCompletionChunk(
@@ -108,6 +112,7 @@ async def _chunks(
             model=RAGSTREAM_MODEL,
             choices=choices,
             sources=sources,
+            citations=citations,
             usage=usage,
         )
         return ServerSentEvent(data=data.model_dump_json(exclude_none=True))
@@ -118,7 +123,7 @@ async def _chunks(
         elif isinstance(event, Token):
             yield chunk([ChunkChoice(delta=Delta(content=event.delta))])
         elif isinstance(event, Finished):
-            yield chunk([ChunkChoice(delta=Delta(), finish_reason="stop")])
+            yield chunk([ChunkChoice(delta=Delta(), finish_reason="stop")], citations=event.citations)
             if include_usage:
                 yield chunk([], usage=_usage(event.usage))
         else:

@@ -1,4 +1,5 @@
-"""Builds the LLM prompt from the retrieved chunks and the conversation so far (DESIGN.md's template)."""
+"""Builds the LLM prompt from the retrieved chunks and the conversation so far: DESIGN.md's template,
+with the rule that the model cites the numbered context it uses (read back by `citations`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass
 from apps.common.tokenizer import count_tokens
 
 TEMPLATE = """You are a helpful assistant. Use the following context to answer the user's question.
+Cite the numbered context you use by its number in square brackets, like [1] or [1, 3], \
+right after the statement it supports.
 
 Context:
 {context_chunks}

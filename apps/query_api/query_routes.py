@@ -35,6 +35,7 @@ def _done(finished: Finished) -> DoneEvent:
         collection=finished.collection,
         usage=finished.usage,
         timings=finished.timings,
+        citations=finished.citations,
     )
 
 

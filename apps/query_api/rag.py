@@ -2,8 +2,8 @@
 
 `answer` keeps the turn in one of the caller's conversations (`POST /v1/query`); `answer_stateless`
 serves the OpenAI endpoint, whose client sends the conversation every time. Both search only what the
-caller may see, and yield `Sources`, then `Token`s, then `Finished` or `Failed`: routes only map the
-events to their wire format.
+caller may see, and yield `Sources`, then `Token`s, then `Finished` (with the sources the answer cites)
+or `Failed`: routes only map the events to their wire format.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from apps.common.logs import log_context
 from apps.common.settings import Settings
 from apps.common.tracing import tracer
 from apps.common.vector_store import CollectionNotFound, SearchFilter, VectorStore
+from apps.query_api.citations import cited_sources
 from apps.query_api.conversation_store import ConversationStore
 from apps.query_api.errors import ApiError
 from apps.query_api.metrics import ANSWER_ERRORS, observe_answer
@@ -53,6 +54,7 @@ class Finished:
     usage: Usage
     timings: Timings
     collection: str | None
+    citations: list[int]  # the sources the answer cites, by number (1-based), in the order first cited
     conversation_id: UUID | None = None  # None: a stateless answer, stored nowhere
     message_id: UUID | None = None
 
@@ -213,9 +215,20 @@ class RagEngine:
                 timings = self._timings(turn, retrieval, llm_started, first_token_at)
                 observe_answer(timings)
                 stage = "storage"
-                message_id = await self._finish(turn, "".join(parts), retrieval, usage=usage, timings=timings)
+                answer = "".join(parts)
+                # From the whole text: a marker may have come split across deltas.
+                citations = cited_sources(answer, len(retrieval.sources))
+                message_id = await self._finish(
+                    turn, answer, retrieval, citations=citations, usage=usage, timings=timings
+                )
                 yield Finished(
-                    self.chat.name, usage, timings, retrieval.collection, turn.conversation_id, message_id
+                    self.chat.name,
+                    usage,
+                    timings,
+                    retrieval.collection,
+                    citations,
+                    turn.conversation_id,
+                    message_id,
                 )
             except asyncio.CancelledError:
                 # The client went away: keep what was said so far, marked as interrupted.
@@ -287,17 +300,19 @@ class RagEngine:
         answer: str,
         retrieval: Retrieval,
         *,
+        citations: list[int],
         usage: Usage,
         timings: Timings,
         interrupted: bool = False,
     ) -> UUID | None:
-        """Store the assistant's answer with the sources it was given (and whether it was cut short),
-        after the question it answers; None for a stateless turn."""
+        """Store the assistant's answer with the sources it was given and those it cites (and whether it
+        was cut short), after the question it answers; None for a stateless turn."""
         if turn.conversations is None or turn.conversation_id is None or turn.question_stored is None:
             return None
         await turn.question_stored
         metadata: dict[str, Any] = {
             "sources": [s.model_dump(mode="json", exclude={"text"}) for s in retrieval.sources],
+            "citations": citations,
             "model": self.chat.name,
             "usage": usage.model_dump(),
             "timings": timings.model_dump(),
@@ -312,7 +327,10 @@ class RagEngine:
     async def _save_interrupted(self, turn: _Turn, retrieval: Retrieval, partial: str) -> None:
         timings = self._timings(turn, retrieval, time.perf_counter(), None)
         usage = Usage(prompt_tokens=0, completion_tokens=0)
-        await self._finish(turn, partial, retrieval, usage=usage, timings=timings, interrupted=True)
+        citations = cited_sources(partial, len(retrieval.sources))
+        await self._finish(
+            turn, partial, retrieval, citations=citations, usage=usage, timings=timings, interrupted=True
+        )
 
     def _timings(
         self, turn: _Turn, retrieval: Retrieval, llm_started: float, first_token_at: float | None

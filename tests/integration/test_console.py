@@ -175,6 +175,7 @@ async def test_a_person_uploads_a_file_sees_it_complete_and_asks_about_it(
     sources = page.get_by_role("list", name="Sources")
     source = sources.get_by_role("listitem").filter(has_text=name).first
     await expect(source).to_be_visible()
+    await expect(source).to_contain_text("cited")  # badged from the done event's citations
     # The answer's citation marker leads to its source and opens the chunk's text.
     chunk = source.get_by_role("group")  # the <details> holding the chunk's text
     await expect(chunk).not_to_have_attribute("open", "")

@@ -69,10 +69,12 @@ async def test_openai_embeddings_and_streamed_chat(openai_settings: Settings, st
     assert names[-1] == "done"
     assert "".join(d["delta"] for n, d in events if n == "token").strip() == stub.chat_reply
     assert events[-1][1]["model"] == "gpt-4o-mini"
+    assert events[-1][1]["citations"] == []  # the stub's reply has no markers
     [request] = stub.chat_requests
     prompt = request["messages"][0]["content"]
     assert "Use the following context to answer the user's question." in prompt
-    assert "Sea otters hold hands while sleeping." in prompt
+    assert "Cite the numbered context you use by its number in square brackets" in prompt
+    assert "[1] (otters.txt)\nSea otters hold hands while sleeping." in prompt
     assert prompt.rstrip().endswith("User: Why do sea otters hold hands?\n\nAssistant:")
 
 

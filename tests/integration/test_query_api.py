@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -119,6 +120,7 @@ def chat(stub: OpenAIStub) -> Iterator[OpenAIStub]:
     """The stub, put back to a well-behaved model after the test."""
     yield stub
     stub.chat_mode = "ok"
+    stub.chat_deltas = CHAT_DELTAS
     stub.delta_delay = 0.0
 
 
@@ -158,6 +160,25 @@ async def test_sse_events_come_in_order_and_the_turn_is_stored(extractive_api: A
     assert [m["role"] for m in stored] == ["user", "assistant"]
     assert stored[1]["content"] == answer
     assert stored[1]["metadata"]["sources"][0]["filename"] == "penguins.txt"
+
+
+async def test_an_extractive_answer_cites_the_sources_of_its_sentences(extractive_api: Api) -> None:
+    async with extractive_api.client() as client:
+        events = await sse_events(client, {"query": "What pulls the tides? Who incubates the egg?"})
+        completion = await client.post(
+            "/v1/chat/completions", json={"messages": [{"role": "user", "content": "What pulls the tides?"}]}
+        )
+    answer = "".join(data["delta"] for name, data in events if name == "token")
+    sources = [source["filename"] for source in events[0][1]["sources"]]
+    done = events[-1][1]
+    assert sorted(sources[n - 1] for n in done["citations"]) == ["penguins.txt", "tides.txt"]
+    assert done["citations"] == [int(n) for n in dict.fromkeys(re.findall(r"\[(\d+)\]", answer))]
+    stored = await messages(extractive_api.settings, done["conversation_id"])
+    assert stored[1]["metadata"]["citations"] == done["citations"]
+    body = completion.json()
+    assert body["sources"][0]["filename"] == "tides.txt"
+    assert body["choices"][0]["message"]["content"].endswith("[1]")
+    assert body["citations"] == [1]
 
 
 async def test_non_streaming_answers_are_one_json_object(extractive_api: Api) -> None:
@@ -276,6 +297,41 @@ async def test_a_conversation_carries_its_history_into_the_prompt(llm_api: Api, 
         assert f"Assistant: {chat.chat_reply}" in history
         conversation = (await client.get(f"/v1/conversations/{conversation_id}")).json()
     assert [m["role"] for m in conversation["messages"]] == ["user", "assistant", "user", "assistant"]
+
+
+async def test_every_answer_carries_the_sources_its_markers_cite(llm_api: Api, chat: OpenAIStub) -> None:
+    """The model's markers, one split across two deltas, give `citations`; [7] of three sources is left
+    out. Streamed, as one JSON object, stored with the message, and from the OpenAI endpoint alike."""
+    chat.chat_deltas = ("Walruses climb [1", "] with tusks [7].")
+    question = "How do walruses climb?"
+    async with llm_api.client() as client:
+        events = await sse_events(client, {"query": question})
+        whole = await client.post("/v1/query", json={"query": question, "stream": False})
+        completion = await client.post(
+            "/v1/chat/completions", json={"messages": [{"role": "user", "content": question}]}
+        )
+    assert [name for name, _ in events][-1] == "done"
+    assert len(events[0][1]["sources"]) == len(CHUNKS)
+    done = events[-1][1]
+    assert done["citations"] == [1]
+    stored = await messages(llm_api.settings, done["conversation_id"])
+    assert stored[1]["content"] == chat.chat_reply
+    assert stored[1]["metadata"]["citations"] == [1]
+    assert whole.status_code == 200, whole.text
+    assert whole.json()["answer"] == chat.chat_reply
+    assert whole.json()["citations"] == [1]
+    assert completion.status_code == 200, completion.text
+    assert completion.json()["citations"] == [1]
+
+    sdk = openai.AsyncOpenAI(base_url=f"{llm_api.settings.api_url}/v1", api_key="unused")
+    stream = await sdk.chat.completions.create(
+        model="ragstream", messages=[{"role": "user", "content": question}], stream=True
+    )
+    chunks = [chunk async for chunk in stream]
+    await sdk.close()
+    [last] = [c for c in chunks if c.choices and c.choices[0].finish_reason == "stop"]
+    assert (last.model_extra or {})["citations"] == [1]
+    assert all("citations" not in (c.model_extra or {}) for c in chunks if c is not last)
 
 
 async def test_an_llm_failure_mid_stream_ends_with_an_error_event(llm_api: Api, chat: OpenAIStub) -> None:

@@ -1,4 +1,5 @@
-"""Unit tests of `apps.query_api.prompt`: DESIGN.md's prompt template, context and token-budgeted history."""
+"""Unit tests of `apps.query_api.prompt`: DESIGN.md's prompt template with the citation rule, numbered
+context and token-budgeted history."""
 
 from __future__ import annotations
 
@@ -33,9 +34,11 @@ from apps.query_api.prompt import ContextChunk, Turn, build_prompt, recent_histo
 def test_prompt_follows_the_design_template_exactly(
     query: str, chunks: list[ContextChunk], history: list[Turn], context: str, conversation: str
 ) -> None:
-    """The template is DESIGN.md's ("### Query"), to the letter."""
+    """The template is DESIGN.md's ("### Query") to the letter, with issue 25's rule to cite the context."""
     assert build_prompt(query, chunks, history) == (
         "You are a helpful assistant. Use the following context to answer the user's question.\n"
+        "Cite the numbered context you use by its number in square brackets, like [1] or [1, 3],"
+        " right after the statement it supports.\n"
         "\n"
         "Context:\n"
         f"{context}\n"
@@ -47,6 +50,13 @@ def test_prompt_follows_the_design_template_exactly(
         "\n"
         "Assistant:"
     )
+
+
+def test_the_model_is_asked_to_cite_the_numbered_context_it_uses() -> None:
+    chunks = [ContextChunk(filename="a.txt", text="A."), ContextChunk(filename="b.txt", text="B.")]
+    prompt = build_prompt("q", chunks, [])
+    rule = prompt.index("Cite the numbered context you use by its number in square brackets")
+    assert rule < prompt.index("Context:\n[1] (a.txt)\nA.\n\n[2] (b.txt)\nB.")
 
 
 def test_context_is_numbered_in_order() -> None:

@@ -102,6 +102,7 @@ def test_done_event() -> None:
         model="extractive",
         usage=Usage(prompt_tokens=120, completion_tokens=17),
         timings=Timings(embed_ms=3.5, search_ms=1.25, llm_ms=40.0, first_token_ms=5.0, total_ms=50.0),
+        citations=[2, 1],
     )
     event = done_event(done)
     assert event.event == "done"
@@ -120,6 +121,7 @@ def test_done_event() -> None:
             "first_token_ms": 5.0,
             "total_ms": 50.0,
         },
+        "citations": [2, 1],
     }
     assert DoneEvent.model_validate(data) == done
 

@@ -83,6 +83,14 @@ function sourceItem(source, n) {
   );
 }
 
+// Badges the sources the answer cites (the done event's citations, 1-based).
+function markCited(citations) {
+  for (const n of citations ?? []) {
+    const head = byId(`source-${n}`)?.querySelector(".source-head");
+    if (head) head.append(h("span", { className: "badge badge-cited" }, "cited"));
+  }
+}
+
 // Adds a token to the answer; text up to an unclosed "[" is final, so its citations can be linked now.
 function appendToken(turn, delta) {
   turn.text += delta;
@@ -192,6 +200,7 @@ async function ask(question) {
 
 function finish(done) {
   state.conversationId = done.conversation_id;
+  markCited(done.citations);
   const tokens = done.usage.completion_tokens;
   setText(byId("answer-meta"), `${done.model} · ${formatMs(done.timings.total_ms)} · ${tokens} tokens`);
 }
