@@ -50,14 +50,28 @@ class SearchRequest(RetrievalOptions, _Request):
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="what to search for")
 
 
+def _absent(value: object) -> bool:
+    """Whether a field of what reranking adds is left out: a deployment without a reranker sends what
+    it sent before there was one."""
+    return value is None
+
+
+RERANK_MS = "time spent reranking, a failed rerank included (absent: no reranker configured)"
+
+
 class Source(BaseModel):
     document_id: UUID
     filename: str
     chunk_index: int
-    score: float
+    score: float = Field(description="the search's score (cosine, BM25, or fused by reciprocal rank)")
     text: str
     page: int | None = None
     section: str | None = None
+    rerank_score: float | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="the reranker's score, which ordered the sources (absent: not reranked)",
+    )
 
 
 class Usage(BaseModel):
@@ -70,6 +84,7 @@ class Timings(BaseModel):
 
     embed_ms: float
     search_ms: float
+    rerank_ms: float | None = Field(default=None, exclude_if=_absent, description=RERANK_MS)
     llm_ms: float
     first_token_ms: float | None = None
     total_ms: float
@@ -83,6 +98,7 @@ class SearchResponse(BaseModel):
     collection: str | None = Field(description="the collection generation searched")
     embed_ms: float
     search_ms: float
+    rerank_ms: float | None = Field(default=None, exclude_if=_absent, description=RERANK_MS)
 
 
 # A source by its 1-based number in the answer's context and `[n]` markers.

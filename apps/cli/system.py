@@ -34,6 +34,7 @@ from apps.ingest_workflows.intake import poll_sqs, subscribe_s3_events
 from apps.ingest_workflows.reconciler import bucket_reconciler, run_reconciler
 from apps.ingest_workflows.worker import build_worker
 from apps.query_api.app import ApiResources, create_app
+from apps.query_api.rerank import make_reranker
 from apps.query_api.server import ApiServer, api_server
 from apps.stream_processors.app import Resources, register_stages
 from apps.stream_processors.parsing import DocumentParser
@@ -173,6 +174,9 @@ async def running_system(settings: Settings, components: Collection[Component]) 
         if "api" in components:
             chat = make_chat_model(settings)
             stack.push_async_callback(chat.close)
+            reranker = make_reranker(settings)
+            if reranker is not None:
+                stack.push_async_callback(reranker.close)
             app = create_app(
                 ApiResources(
                     settings=settings,
@@ -182,6 +186,7 @@ async def running_system(settings: Settings, components: Collection[Component]) 
                     generations=system.generations,
                     chat=chat,
                     temporal=LazyTemporal(settings, system.temporal),
+                    reranker=reranker,
                 )
             )
             system.api = app

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from apps.common.local_encoders import LocalRuntime, local_model_name
 from schemas.api import SearchMode
+from schemas.rerank import RerankProtocol
 
 STATE_DIR = Path(".ragstream")
 STACK_ENV_FILE = STATE_DIR / "stack.env"
@@ -141,6 +142,18 @@ class Settings(BaseSettings):
     # The default is what won the retrieval benchmark (bench/retrieval.py, BENCHMARKS.md).
     search_mode: SearchMode = "hybrid"
     history_token_budget: int = Field(default=1500, ge=0)
+    # Reranking, off unless a URL is set: the search's best rerank_candidates chunks go to a cross-encoder
+    # behind the common `/rerank` API, and the answer keeps the top_k it ranks best (README: Reranking).
+    rerank_url: str | None = Field(
+        default=None,
+        description="the reranker's endpoint, e.g. https://api.cohere.com/v2/rerank or http://tei:8080/rerank",
+    )
+    rerank_protocol: RerankProtocol = "cohere"
+    rerank_model: str | None = None
+    rerank_api_key: SecretStr | None = None
+    rerank_candidates: int = Field(default=30, ge=1, le=1000)
+    # Past it, the answer goes on with the fused order (a warning, a counted failure).
+    rerank_timeout_seconds: float = Field(default=5.0, gt=0)
 
     @cached_property
     def resolved_embedding_model(self) -> str:

@@ -43,6 +43,7 @@ from apps.query_api.errors import EXCEPTION_HANDLERS, ApiError
 from apps.query_api.metrics import TelemetryMiddleware
 from apps.query_api.openapi import Endpoint, Handler, openapi_document
 from apps.query_api.rag import RagEngine
+from apps.query_api.rerank import Reranker
 from schemas import api
 from schemas import openai_api as oai
 from schemas.generations import GenerationList, GenerationWithPoints, ReindexRequest
@@ -390,6 +391,7 @@ class ApiResources:
     generations: LiveGenerations
     chat: ChatModel
     temporal: LazyTemporal
+    reranker: Reranker | None = None  # its owner closes it, as it does the chat model
 
 
 def describe_api(*, secured: bool = False) -> dict[str, Any]:
@@ -498,5 +500,6 @@ def create_app(resources: ApiResources) -> Starlette:
         embedders=resources.embedders,
         generations=resources.generations,
         chat=resources.chat,
+        reranker=resources.reranker,
     )
     return app

@@ -37,11 +37,18 @@ STEP_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 ANSWER_ERRORS = Counter("ragstream_query_errors_total", "Answers that ended with an error event", ["code"])
+RERANK_FAILURES = Counter(
+    "ragstream_rerank_failures_total",
+    "Reranks that failed, leaving the fused order, by reason (timeout, connection, status, response, error)",
+    ["reason"],
+)
 
 
 def observe_answer(timings: Timings) -> None:
     STEP_SECONDS.labels("embed").observe(timings.embed_ms / 1000)
     STEP_SECONDS.labels("search").observe(timings.search_ms / 1000)
+    if timings.rerank_ms is not None:
+        STEP_SECONDS.labels("rerank").observe(timings.rerank_ms / 1000)
     STEP_SECONDS.labels("llm").observe(timings.llm_ms / 1000)
     if timings.first_token_ms is not None:
         FIRST_TOKEN_SECONDS.observe(timings.first_token_ms / 1000)

@@ -31,6 +31,7 @@ from apps.query_api.conversation_store import ConversationStore
 from apps.query_api.errors import ApiError
 from apps.query_api.metrics import ANSWER_ERRORS, observe_answer
 from apps.query_api.prompt import ContextChunk, Turn, build_prompt, recent_history
+from apps.query_api.rerank import Reranker, reranked
 from schemas.api import QueryRequest, RetrievalOptions, Source, Timings, Usage
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ class Retrieval:
     embed_ms: float
     search_ms: float
     collection: str | None = None
+    rerank_ms: float | None = None  # None: no reranker
 
 
 @dataclass
@@ -134,6 +136,7 @@ class RagEngine:
         embedders: Embedders,
         generations: LiveGenerations,
         chat: ChatModel,
+        reranker: Reranker | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -141,6 +144,7 @@ class RagEngine:
         self.embedders = embedders
         self.generations = generations
         self.chat = chat
+        self.reranker = reranker
         self._storing: set[asyncio.Task[None]] = set()
 
     async def answer(self, identity: Identity, request: QueryRequest) -> AsyncGenerator[AnswerEvent]:
@@ -241,7 +245,8 @@ class RagEngine:
                 yield Failed(stage, f"the answer failed during {stage}: {type(exc).__name__}: {exc}")
 
     async def retrieve(self, query: str, options: RetrievalOptions, *, access: Access) -> Retrieval:
-        """The chunks that best match `query`, among those `access` may see, within the options' filters."""
+        """The chunks that best match `query`, among those `access` may see, within the options' filters:
+        with a reranker, the top_k it ranks best of the search's best rerank_candidates."""
         # The live generation says which collection to search and with which model to embed:
         # after a reindex switches it, the next question follows, with no restart.
         generation = await self.generations.get(self.settings.qdrant_collection)
@@ -253,6 +258,8 @@ class RagEngine:
         ):
             vector = await self.embedders.get(generation.embedding_model).embed_question(query)
         embed_ms = _ms(t0)
+        top_k = options.top_k or self.settings.query_top_k
+        limit = max(top_k, self.settings.rerank_candidates) if self.reranker is not None else top_k
         t1 = time.perf_counter()
         where = SearchFilter(
             document_ids=options.document_ids,
@@ -264,7 +271,7 @@ class RagEngine:
                 generation.name,
                 vector,
                 access=access,
-                limit=options.top_k or self.settings.query_top_k,
+                limit=limit,
                 where=where,
                 text=query,
                 mode=options.search_mode or self.settings.search_mode,
@@ -283,7 +290,14 @@ class RagEngine:
             )
             for hit in hits
         ]
-        return Retrieval(sources, embed_ms, _ms(t1), generation.name)
+        search_ms = _ms(t1)
+        rerank_ms: float | None = None
+        if self.reranker is not None:
+            t2 = time.perf_counter()
+            with tracer.start_as_current_span("rerank", attributes={"ragstream.candidates": len(sources)}):
+                sources = await reranked(self.reranker, query, sources, top_k)
+            rerank_ms = _ms(t2)
+        return Retrieval(sources, embed_ms, search_ms, generation.name, rerank_ms)
 
     def chat_request(self, query: str, history: list[Turn], retrieval: Retrieval) -> ChatRequest:
         """What the chat model is asked: DESIGN.md's prompt, and the passages for extractive answers."""
@@ -338,6 +352,7 @@ class RagEngine:
         return Timings(
             embed_ms=retrieval.embed_ms,
             search_ms=retrieval.search_ms,
+            rerank_ms=retrieval.rerank_ms,
             llm_ms=_ms(llm_started),
             first_token_ms=round((first_token_at - turn.started) * 1000, 3) if first_token_at else None,
             total_ms=_ms(turn.started),

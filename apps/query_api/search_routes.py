@@ -1,5 +1,6 @@
-"""`POST /v1/search`: the ranked chunks a question finds, with their scores, and no answer: to see
-why an answer found what it found (the console's retrieval test), scoped like every read."""
+"""`POST /v1/search`: the ranked chunks a question finds (reranked, if a reranker is configured), with their
+scores, and no answer: to see why an answer found what it found (the console's retrieval test), scoped
+like every read."""
 
 from __future__ import annotations
 
@@ -22,5 +23,6 @@ async def search(request: Request) -> Response:
         collection=retrieval.collection,
         embed_ms=retrieval.embed_ms,
         search_ms=retrieval.search_ms,
+        rerank_ms=retrieval.rerank_ms,
     )
     return JSONResponse(found.model_dump(mode="json"))
