@@ -6,7 +6,7 @@ import asyncio
 import importlib
 import sys
 
-BENCHMARKS = ("coverage", "ocr", "retrieval", "answers", "ingest", "freshness", "query")
+BENCHMARKS = ("coverage", "ocr", "retrieval", "context", "answers", "ingest", "freshness", "query")
 
 
 def main(names: list[str]) -> None:

@@ -31,6 +31,7 @@ from qdrant_edge import (
     FieldCondition,
     Filter,
     Fusion,
+    HasIdCondition,
     IsEmptyCondition,
     KeywordIndexParams,
     MatchAny,
@@ -42,6 +43,7 @@ from qdrant_edge import (
     Query,
     QueryRequest,
     RangeDateTime,
+    ScrollRequest,
     UpdateOperation,
 )
 
@@ -273,6 +275,16 @@ class QdrantEdgeStore:
             )
             for p in self._shard(collection).query(request)
         ]
+
+    async def get_chunks(self, collection: str, ids: Sequence[UUID], *, access: Access) -> list[ChunkPayload]:
+        if not ids:
+            return []
+        with store_span("get", collection, ids=len(ids)):
+            flt = Filter(must=[HasIdCondition({str(i) for i in ids}), *_visible(access)], must_not=[_STAGED])
+            records, _ = self._shard(collection).scroll(
+                ScrollRequest(limit=len(ids), filter=flt, with_payload=True)
+            )
+        return [ChunkPayload.model_validate(r.payload) for r in records]
 
     async def delete_document(self, collection: str, document_id: UUID, *, keep_version: str | None) -> None:
         same_document: list[Any] = [FieldCondition(key="document_id", match=MatchValue(str(document_id)))]

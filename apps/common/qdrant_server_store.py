@@ -246,6 +246,20 @@ class QdrantServerStore:
             for p in response.points
         ]
 
+    async def get_chunks(self, collection: str, ids: Sequence[UUID], *, access: Access) -> list[ChunkPayload]:
+        if not ids:
+            return []
+        with store_span("get", collection, ids=len(ids)):
+            await self._require(collection)
+            flt = models.Filter(
+                must=[models.HasIdCondition(has_id=[str(i) for i in ids]), *_visible(access)],
+                must_not=[_STAGED],
+            )
+            records, _ = await self._client.scroll(
+                collection, scroll_filter=flt, limit=len(ids), with_payload=True
+            )
+        return [ChunkPayload.model_validate(r.payload) for r in records]
+
     async def delete_document(self, collection: str, document_id: UUID, *, keep_version: str | None) -> None:
         await self._require(collection)
         keep: list[models.Condition] | None = (

@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     # The default is what won the retrieval benchmark (bench/retrieval.py, BENCHMARKS.md).
     search_mode: SearchMode = "hybrid"
     history_token_budget: int = Field(default=1500, ge=0)
+    # Small-to-big context: each retrieved chunk reaches the model with this many chunks of its section on
+    # each side (0: alone), the nearest first while the context's chunks fit context_token_budget.
+    context_neighbours: int = Field(default=0, ge=0, le=10)
+    context_token_budget: int = Field(default=3000, ge=0)
     # Reranking, off unless a URL is set: the search's best rerank_candidates chunks go to a cross-encoder
     # behind the common `/rerank` API, and the answer keeps the top_k it ranks best (README: Reranking).
     rerank_url: str | None = Field(

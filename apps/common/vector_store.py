@@ -103,6 +103,11 @@ class VectorStore(Protocol):
         no default, so a search that is not scoped to a caller cannot be written."""
         ...
 
+    async def get_chunks(self, collection: str, ids: Sequence[UUID], *, access: Access) -> list[ChunkPayload]:
+        """The chunks of `ids` that `access` may see, staged ones never, in no set order: ids of chunks
+        it may not see are skipped as if unknown. `access` has no default, as in `search`."""
+        ...
+
     async def delete_document(self, collection: str, document_id: UUID, *, keep_version: str | None) -> None:
         """Delete the document's points, all of them or all but those of `keep_version`."""
         ...

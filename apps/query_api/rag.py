@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
@@ -27,6 +27,7 @@ from apps.common.settings import Settings
 from apps.common.tracing import tracer
 from apps.common.vector_store import CollectionNotFound, SearchFilter, VectorStore
 from apps.query_api.citations import cited_sources
+from apps.query_api.context import Anchor, with_neighbours
 from apps.query_api.conversation_store import ConversationStore
 from apps.query_api.errors import ApiError
 from apps.query_api.metrics import ANSWER_ERRORS, observe_answer
@@ -107,6 +108,10 @@ class Retrieval:
     search_ms: float
     collection: str | None = None
     rerank_ms: float | None = None  # None: no reranker
+    # Each found chunk's version, by document and chunk index: where its neighbours are looked up.
+    versions: dict[tuple[UUID, int], str] = field(default_factory=dict)
+    # What the model is given of each source, in order (`context`); None: the source's own text.
+    context: list[str] | None = None
 
 
 @dataclass
@@ -198,6 +203,7 @@ class RagEngine:
         with log_context(conversation_id=turn.conversation_id):
             try:
                 retrieval = await self.retrieve(turn.question, options, access=access)
+                retrieval.context = await self.context(retrieval, access=access)
                 stage = "llm"
                 yield Sources(retrieval.sources)
                 llm_started = time.perf_counter()
@@ -291,21 +297,57 @@ class RagEngine:
             for hit in hits
         ]
         search_ms = _ms(t1)
+        # Reversed: should two versions of a chunk both be found, the better ranked one's is kept.
+        versions = {(h.payload.document_id, h.payload.chunk_index): h.payload.version for h in reversed(hits)}
         rerank_ms: float | None = None
         if self.reranker is not None:
             t2 = time.perf_counter()
             with tracer.start_as_current_span("rerank", attributes={"ragstream.candidates": len(sources)}):
                 sources = await reranked(self.reranker, query, sources, top_k)
             rerank_ms = _ms(t2)
-        return Retrieval(sources, embed_ms, search_ms, generation.name, rerank_ms)
+        return Retrieval(sources, embed_ms, search_ms, generation.name, rerank_ms, versions)
+
+    async def context(self, retrieval: Retrieval, *, access: Access) -> list[str]:
+        """What the model is given of each source: the chunk with its neighbours in its section when
+        `context_neighbours` is set (the sources themselves stay the chunks found), else the chunk."""
+        plain = [s.text for s in retrieval.sources]
+        radius = self.settings.context_neighbours
+        if radius == 0 or retrieval.collection is None or not retrieval.sources:
+            return plain
+        anchors = [
+            Anchor(
+                s.document_id,
+                retrieval.versions[s.document_id, s.chunk_index],
+                s.chunk_index,
+                s.section,
+                s.text,
+            )
+            for s in retrieval.sources
+        ]
+        with tracer.start_as_current_span("context", attributes={"ragstream.neighbours": radius}):
+            try:
+                return await with_neighbours(
+                    self.store,
+                    retrieval.collection,
+                    anchors,
+                    access=access,
+                    radius=radius,
+                    budget_tokens=self.settings.context_token_budget,
+                )
+            except CollectionNotFound:  # dropped by a reindex since the search: the chunks found will do
+                return plain
 
     def chat_request(self, query: str, history: list[Turn], retrieval: Retrieval) -> ChatRequest:
         """What the chat model is asked: DESIGN.md's prompt, and the passages for extractive answers."""
-        chunks = [ContextChunk(s.filename, s.text, s.page, s.section) for s in retrieval.sources]
+        texts = retrieval.context or [s.text for s in retrieval.sources]
+        chunks = [
+            ContextChunk(s.filename, text, s.page, s.section)
+            for s, text in zip(retrieval.sources, texts, strict=True)
+        ]
         return ChatRequest(
             prompt=build_prompt(query, chunks, recent_history(history, self.settings.history_token_budget)),
             query=query,
-            passages=[s.text for s in retrieval.sources],
+            passages=texts,
         )
 
     async def _finish(

@@ -878,3 +878,76 @@ async def test_points_written_before_staging_are_found(
             assert len(found) == len(corpus)
     finally:
         await store.close()
+
+
+# Fetching chunks by id (a retrieved chunk's neighbours): the same visibility as a search.
+
+
+async def test_get_chunks_returns_the_payloads_of_the_ids_it_finds(store: VectorStore) -> None:
+    collection = await _loaded(store)
+    wanted = [CORPUS[1], CORPUS[6], CORPUS[11]]
+    unknown = point_id(uuid5(NAMESPACE, "unknown"), "v1", 0)
+
+    found = await store.get_chunks(
+        collection, [p.id for p in wanted] + [unknown], access=DEFAULT_TENANT_ADMIN
+    )
+
+    assert len(found) == len(wanted)
+    assert {(p.document_id, p.chunk_index): p for p in found} == {
+        (p.payload.document_id, p.payload.chunk_index): p.payload for p in wanted
+    }
+    assert await store.get_chunks(collection, [], access=DEFAULT_TENANT_ADMIN) == []
+
+
+async def test_get_chunks_names_whose_it_is(store: VectorStore) -> None:
+    collection = await _loaded(store)
+
+    with pytest.raises(TypeError, match="access"):
+        await store.get_chunks(collection, [CORPUS[0].id])  # type: ignore[call-arg]
+    with pytest.raises(CollectionNotFound):
+        await store.get_chunks("missing", [CORPUS[0].id], access=DEFAULT_TENANT_ADMIN)
+
+
+@pytest.mark.parametrize("caller", list(SEES))
+async def test_get_chunks_returns_only_what_the_caller_may_see(store: VectorStore, caller: str) -> None:
+    """Asked for every id, a caller gets only its own tenant's chunks of its groups (or of none)."""
+    rng = np.random.default_rng(24)
+    points = {
+        name: _owned(n, _unit(rng), tenant=tenant, groups=groups)
+        for n, (name, (tenant, groups)) in enumerate(GROUPED.items())
+    }
+    await store.ensure_collection("owned", DIMENSIONS)
+    await store.upsert("owned", list(points.values()))
+    access, names = SEES[caller]
+
+    found = await store.get_chunks("owned", [p.id for p in points.values()], access=access)
+
+    assert sorted(p.filename for p in found) == sorted(points[name].payload.filename for name in names)
+
+
+async def test_get_chunks_never_returns_staged_chunks(store: VectorStore) -> None:
+    collection = await _loaded(store)
+    document_id = DOCUMENTS[1]
+    new = _staged(document_id, "v2")
+    await store.upsert(collection, new)
+    ids = [p.id for p in new]
+
+    assert await store.get_chunks(collection, ids, access=DEFAULT_TENANT_ADMIN) == []
+
+    await store.publish_version(collection, document_id, "v2")
+
+    found = await store.get_chunks(collection, ids, access=DEFAULT_TENANT_ADMIN)
+    assert sorted(p.chunk_index for p in found) == [0, 1, 2]
+    assert {p.publication for p in found} == {"published"}
+
+
+@pytest.mark.parametrize("adapter", ["edge", "server"])
+async def test_get_chunks_finds_points_written_before_staging(tmp_path: Path, adapter: str) -> None:
+    legacy = {"edge": _legacy_edge, "server": _legacy_server}[adapter]
+    corpus = _worded()
+    store = await legacy(tmp_path, "worded", corpus)
+    try:
+        found = await store.get_chunks("worded", [p.id for p in corpus], access=DEFAULT_TENANT_ADMIN)
+    finally:
+        await store.close()
+    assert sorted(p.content for p in found) == sorted(WORDS)
