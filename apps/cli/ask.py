@@ -1,4 +1,5 @@
-"""`ragstream ask "question"`: stream an answer into the terminal, then list its sources."""
+"""`ragstream ask "question"`: stream an answer into the terminal, then list its sources, the cited
+ones marked."""
 
 from __future__ import annotations
 
@@ -17,15 +18,18 @@ from schemas.api import SearchMode
 console = Console()
 
 
-def _print_sources(sources: list[dict[str, object]]) -> None:
+def _print_sources(sources: list[dict[str, object]], cited: set[int]) -> None:
+    """Each source by its number, those the answer cites marked."""
     if not sources:
         console.print("[dim](no sources)[/]")
         return
-    console.print("[bold]Sources[/]")
+    console.print("[bold]Sources[/]" + (" (* cited in the answer)" if cited else ""))
     for number, source in enumerate(sources, start=1):
         where = f", page {source['page']}" if source.get("page") is not None else ""
         score = float(str(source["score"]))
-        line = f"  [{number}] {source['filename']}{where}  (chunk {source['chunk_index']}, score {score:.3f})"
+        mark = "*" if number in cited else " "
+        chunk = f"(chunk {source['chunk_index']}, score {score:.3f})"
+        line = f" {mark}[{number}] {source['filename']}{where}  {chunk}"
         console.print(line, markup=False, highlight=False)
 
 
@@ -64,7 +68,7 @@ def run_ask(
                     sys.stdout.flush()
                 elif event.event == "done":
                     sys.stdout.write("\n\n")
-                    _print_sources(sources)
+                    _print_sources(sources, set(data.get("citations", [])))
                     console.print(f"[dim]conversation {data['conversation_id']} · model {data['model']}[/]")
                     return 0
                 elif event.event == "error":

@@ -34,9 +34,16 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     def answer(request: httpx.Request) -> httpx.Response:
         bodies.append(json.loads(request.content))
         stream = _sse(
-            ("sources", {"sources": [SOURCE]}),
+            ("sources", {"sources": [SOURCE, SOURCE | {"filename": "eggs.txt", "chunk_index": 3}]}),
             ("token", {"delta": "The male penguin."}),
-            ("done", {"conversation_id": "c0ffee00-0000-4000-8000-000000000000", "model": "extractive"}),
+            (
+                "done",
+                {
+                    "conversation_id": "c0ffee00-0000-4000-8000-000000000000",
+                    "model": "extractive",
+                    "citations": [2],
+                },
+            ),
         )
         return httpx.Response(200, content=stream, headers={"Content-Type": "text/event-stream"})
 
@@ -70,3 +77,11 @@ def test_ask_refuses_an_unknown_search_mode(sent: list[dict[str, Any]]) -> None:
     assert "'fuzzy' is not one of" in result.output
     assert "'dense', 'sparse', 'hybrid'" in result.output
     assert sent == []
+
+
+def test_ask_marks_the_sources_the_answer_cites(sent: list[dict[str, Any]]) -> None:
+    result = CliRunner().invoke(app, ["ask", "Who incubates the egg?"])
+
+    assert result.exit_code == 0, result.output
+    assert "  [1] penguins.txt  (chunk 0" in result.output
+    assert " *[2] eggs.txt  (chunk 3" in result.output
