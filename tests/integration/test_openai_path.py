@@ -107,8 +107,8 @@ async def test_embedding_outage_fails_the_document_then_bulk_reprocess_indexes_i
         async with httpx.AsyncClient(base_url=settings.api_url) as client:
             response = await client.post("/v1/documents/reprocess", json={"status": "failed"})
             assert response.status_code == 202, response.text
-        # Every failed document at once: this one is the only one.
-        assert [w.split("#")[0] for w in response.json()["workflows"]] == [row["workflow_id"].split("#")[0]]
+        # Every failed document of the tenant at once: other tests' failures share this database.
+        assert row["workflow_id"].split("#")[0] in [w.split("#")[0] for w in response.json()["workflows"]]
 
         async def complete() -> bool:
             [again] = await wait_until_settled(settings, [key])
