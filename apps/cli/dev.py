@@ -14,6 +14,7 @@ from apps.cli.run import run_until_stopped
 from apps.cli.system import ALL_COMPONENTS, System
 from apps.common.settings import STACK_ENV_FILE, Settings
 from apps.common.tracing import configure_tracing
+from apps.devstack.llama_server import LlamaServer
 from apps.devstack.stack import LocalStack, run_provision
 
 console = Console(stderr=True)
@@ -26,7 +27,7 @@ def _write_stack_env(path: Path, environment: dict[str, str]) -> None:
     tmp.replace(path)
 
 
-def _summary(stack: LocalStack, system: System) -> Table:
+def _summary(stack: LocalStack, system: System, llama: LlamaServer | None) -> Table:
     table = Table(title="ragstream is running", show_header=True, header_style="bold")
     table.add_column("part")
     table.add_column("where")
@@ -43,18 +44,28 @@ def _summary(stack: LocalStack, system: System) -> Table:
         "embeddings / answers",
         f"{system.settings.resolved_embedding_model} / {system.settings.resolved_chat_model}",
     )
+    if llama is not None:
+        table.add_row("chat model (llama.cpp)", f"{llama.base_url}  {llama.model_path}")
     table.add_row("state and logs", str(stack.state_dir))
     return table
 
 
-def run_dev(port: int) -> None:
+def run_dev(port: int, chat_model_path: Path | None = None) -> None:
+    """With `chat_model_path`, llama.cpp's server (the `local-llm` extra) writes the answers."""
     state_dir = STACK_ENV_FILE.parent
     stack = LocalStack(state_dir.resolve(), temporal_ui=True)
+    llama = LlamaServer(chat_model_path) if chat_model_path is not None else None
+    if llama is not None:
+        llama.check()
     started = time.monotonic()
     try:
-        with console.status("starting Postgres, Kafka (Tansu), Temporal and S3 (moto)..."):
+        with console.status("starting Postgres, Kafka (Tansu), Temporal and S3 (moto)...") as starting:
             stack.start()
             environment = stack.environment(api_port=port)
+            if llama is not None:
+                starting.update(f"loading {llama.model_path.name} into llama.cpp's server...")
+                llama.start(stack.log_dir)
+                environment |= llama.environment()
             os.environ.update(environment)
             settings = Settings(_env_file=None)
             configure_tracing("ragstream-dev", settings.otlp_traces_endpoint)
@@ -68,7 +79,7 @@ def run_dev(port: int) -> None:
         def started_apps(system: System) -> None:
             status.stop()
             _write_stack_env(STACK_ENV_FILE, environment)
-            console.print(_summary(stack, system))
+            console.print(_summary(stack, system, llama))
             console.print(
                 f"Open [bold]{system.api_url}/[/] in a browser, or try [bold]ragstream ingest docs/ --wait[/]"
                 ' then [bold]ragstream ask "..."[/]. Ctrl-C stops.'
@@ -82,5 +93,7 @@ def run_dev(port: int) -> None:
     finally:
         STACK_ENV_FILE.unlink(missing_ok=True)
         with console.status("stopping..."):
+            if llama is not None:
+                llama.stop()
             stack.stop()
         console.print("stopped.")

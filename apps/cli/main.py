@@ -52,14 +52,20 @@ def _run_components(*components: Component) -> None:
 
 
 @app.command()
-def dev(port: Annotated[int, typer.Option(help="port of the query API")] = 8000) -> None:
+def dev(
+    port: Annotated[int, typer.Option(help="port of the query API")] = 8000,
+    chat_model_path: Annotated[
+        Path | None,
+        typer.Option(help="a GGUF chat model for llama.cpp's server to answer with (the local-llm extra)"),
+    ] = None,
+) -> None:
     """Start the whole system locally: infrastructure and all apps. Ctrl-C stops everything."""
     from apps.cli.dev import run_dev
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     code = 0
     try:
-        run_dev(port)
+        run_dev(port, chat_model_path)
     except KeyboardInterrupt:
         pass
     except Exception as exc:
