@@ -121,25 +121,30 @@ def pdf_window_elements(data: bytes, filename: str, page_texts: list[str]) -> It
     recurs on two pages of a window is page furniture. Raises `PdfWindowFailed` for pages that cannot
     be read."""
     count = len(page_texts)
-    for first in range(0, count, PAGES_PER_WINDOW):
-        last = min(first + PAGES_PER_WINDOW, count)
-        try:
-            window = data if count <= PAGES_PER_WINDOW else _pages_of(data, first, last)
-            elements = pdf_elements(window, filename, page_texts[first:last])
-        except Exception as exc:  # unstructured raises ValueError, KeyError, ... for broken pages
-            pages = f"pages {first + 1}-{last} of the PDF" if count > PAGES_PER_WINDOW else "the PDF"
-            raise PdfWindowFailed(f"could not parse {pages}: {type(exc).__name__}: {exc}") from exc
-        for element in elements:
-            yield replace(element, page=None if element.page is None else element.page + first)
+    # Opened once for every window's pages to be copied out of it.
+    source = pypdfium2.PdfDocument(data) if count > PAGES_PER_WINDOW else None
+    try:
+        for first in range(0, count, PAGES_PER_WINDOW):
+            last = min(first + PAGES_PER_WINDOW, count)
+            try:
+                window = data if source is None else _pages_of(source, first, last)
+                elements = pdf_elements(window, filename, page_texts[first:last])
+            except Exception as exc:  # unstructured raises ValueError, KeyError, ... for broken pages
+                pages = "the PDF" if source is None else f"pages {first + 1}-{last} of the PDF"
+                raise PdfWindowFailed(f"could not parse {pages}: {type(exc).__name__}: {exc}") from exc
+            for element in elements:
+                yield replace(element, page=None if element.page is None else element.page + first)
+    finally:
+        if source is not None:
+            source.close()
 
 
 class PdfWindowFailed(Exception):
     """A window of a big PDF's pages could not be parsed."""
 
 
-def _pages_of(data: bytes, first: int, last: int) -> bytes:
-    """A PDF of pages `first` (from 0) to `last` (excluded) of `data`."""
-    source = pypdfium2.PdfDocument(data)
+def _pages_of(source: pypdfium2.PdfDocument, first: int, last: int) -> bytes:
+    """A PDF of pages `first` (from 0) to `last` (excluded) of `source`."""
     window = pypdfium2.PdfDocument.new()
     try:
         window.import_pages(source, list(range(first, last)))
@@ -148,4 +153,3 @@ def _pages_of(data: bytes, first: int, last: int) -> bytes:
         return buffer.getvalue()
     finally:
         window.close()
-        source.close()
