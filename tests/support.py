@@ -1,4 +1,5 @@
-"""Helpers the tests share: isolated settings, polling with a deadline, and reading Kafka offsets."""
+"""Helpers the tests share: isolated settings, putting objects, polling with a deadline, asking which
+document answers, and reading Kafka offsets."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import psutil
 import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -24,6 +26,7 @@ from temporalio.client import WorkflowHistory
 
 from apps.common.documents import document_id_for
 from apps.common.kafka import admin_client
+from apps.common.s3 import s3_client
 from apps.common.settings import Settings
 from apps.devstack.process import free_port
 from apps.devstack.stack import LocalStack, create_bucket_with_notifications
@@ -54,6 +57,26 @@ async def isolated_settings(stack: LocalStack, directory: Path, **overrides: Any
     settings = Settings(_env_file=None, **values)
     await create_bucket_with_notifications(settings, queue)
     return settings
+
+
+async def put_objects(settings: Settings, files: Mapping[str, bytes]) -> None:
+    """Put each key's bytes into the settings' bucket (its S3 events start their ingestion)."""
+    async with s3_client(settings) as s3:
+        for key, body in files.items():
+            await s3.put_object(Bucket=settings.s3_bucket, Key=key, Body=body)
+
+
+async def assert_answered_from(settings: Settings, questions: Mapping[str, tuple[str, int | None]]) -> None:
+    """Ask each key's question (a non-streamed /v1/query): its top source is that key's document, on
+    the page given (where one is)."""
+    async with httpx.AsyncClient(base_url=settings.api_url, timeout=60) as client:
+        for key, (question, page) in questions.items():
+            response = await client.post("/v1/query", json={"query": question, "stream": False})
+            assert response.status_code == 200, response.text
+            top = response.json()["sources"][0]
+            assert top["document_id"] == str(document_id_for(settings.s3_bucket, key)), (question, top)
+            if page is not None:
+                assert top["page"] == page, top
 
 
 async def wait_for(

@@ -7,16 +7,19 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from apps.cli.system import ALL_COMPONENTS, System, running_system
-from apps.common.documents import document_id_for
-from apps.common.s3 import s3_client
 from apps.common.settings import Settings
 from apps.devstack.stack import LocalStack
 from tests import documents
-from tests.support import document_rows, isolated_settings, wait_until_settled
+from tests.support import (
+    assert_answered_from,
+    document_rows,
+    isolated_settings,
+    put_objects,
+    wait_until_settled,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -53,26 +56,13 @@ async def system(settings: Settings) -> AsyncIterator[System]:
         yield running
 
 
-async def _put(settings: Settings, files: dict[str, bytes]) -> None:
-    async with s3_client(settings) as s3:
-        for key, body in files.items():
-            await s3.put_object(Bucket=settings.s3_bucket, Key=key, Body=body)
-
-
 async def test_every_format_is_indexed_and_answerable(settings: Settings, system: System) -> None:
-    await _put(settings, FORMATS)
+    await put_objects(settings, FORMATS)
     rows = await wait_until_settled(settings, list(FORMATS), timeout=120)
     assert {r["s3_key"]: r["status"] for r in rows} == dict.fromkeys(FORMATS, "complete"), [
         (r["s3_key"], r["error_message"]) for r in rows
     ]
-    async with httpx.AsyncClient(base_url=settings.api_url, timeout=60) as client:
-        for key, (question, page) in QUESTIONS.items():
-            response = await client.post("/v1/query", json={"query": question, "stream": False})
-            assert response.status_code == 200, response.text
-            top = response.json()["sources"][0]
-            assert top["document_id"] == str(document_id_for(settings.s3_bucket, key)), (question, top)
-            if page is not None:
-                assert top["page"] == page
+    await assert_answered_from(settings, QUESTIONS)
 
 
 @pytest.fixture
@@ -97,7 +87,7 @@ GOOD_FILES = {
 async def test_bad_files_fail_alone_with_actionable_messages(strict_settings: Settings) -> None:
     settings = strict_settings
     async with running_system(settings, ALL_COMPONENTS):
-        await _put(settings, {key: body for key, (body, _) in BAD_FILES.items()} | GOOD_FILES)
+        await put_objects(settings, {key: body for key, (body, _) in BAD_FILES.items()} | GOOD_FILES)
         rows = await wait_until_settled(settings, [*BAD_FILES, *GOOD_FILES], timeout=60)
     by_key: dict[str, dict[str, Any]] = {r["s3_key"]: r for r in rows}
     for key in GOOD_FILES:

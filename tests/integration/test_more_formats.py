@@ -6,15 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
 from apps.cli.system import ALL_COMPONENTS, System, running_system
-from apps.common.documents import document_id_for
-from apps.common.s3 import s3_client
 from apps.common.settings import Settings
 from tests import documents
-from tests.support import wait_until_settled
+from tests.support import assert_answered_from, put_objects, wait_until_settled
 
 pytestmark = pytest.mark.integration
 
@@ -85,9 +82,7 @@ async def system(settings: Settings) -> AsyncIterator[System]:
 
 async def test_every_new_format_is_indexed_and_answerable(settings: Settings, system: System) -> None:
     files = FORMATS | {key: body for key, (body, _) in BAD_FILES.items()}
-    async with s3_client(settings) as s3:
-        for key, body in files.items():
-            await s3.put_object(Bucket=settings.s3_bucket, Key=key, Body=body)
+    await put_objects(settings, files)
     rows = await wait_until_settled(settings, list(files), timeout=120)
     by_key: dict[str, dict[str, Any]] = {r["s3_key"]: r for r in rows}
     assert {key: by_key[key]["status"] for key in FORMATS} == dict.fromkeys(FORMATS, "complete"), [
@@ -96,11 +91,4 @@ async def test_every_new_format_is_indexed_and_answerable(settings: Settings, sy
     for key, (_, message) in BAD_FILES.items():
         assert by_key[key]["status"] == "failed", by_key[key]
         assert message in by_key[key]["error_message"], by_key[key]["error_message"]
-    async with httpx.AsyncClient(base_url=settings.api_url, timeout=60) as client:
-        for key, (question, page) in QUESTIONS.items():
-            response = await client.post("/v1/query", json={"query": question, "stream": False})
-            assert response.status_code == 200, response.text
-            top = response.json()["sources"][0]
-            assert top["document_id"] == str(document_id_for(settings.s3_bucket, key)), (question, top)
-            if page is not None:
-                assert top["page"] == page, top
+    await assert_answered_from(settings, QUESTIONS)
