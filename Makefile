@@ -57,8 +57,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy apps schemas tests bench
 
+# The slow end-to-end tests (marked `slow`) run when RAGSTREAM_SLOW_TESTS is set, as .ci/run sets it.
 test: lint typecheck tools $(MODELS)
-	$(BIN)/pytest
+	$(BIN)/pytest $(if $(RAGSTREAM_SLOW_TESTS),,-m "not slow")
 
 bench: $(STAMP) $(MODELS)
 	$(BIN)/python -m bench
