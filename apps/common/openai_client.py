@@ -15,9 +15,7 @@ IDLE_CONNECTION_SECONDS = 4.0
 
 def openai_client(settings: Settings) -> AsyncOpenAI:
     """A client over aiohttp (the SDK's `aiohttp` extra) rather than its default httpx: a streamed
-    answer costs the event loop less (at 50 concurrent questions the query API's overhead p99 fell
-    from 40-80 ms to 9-17 ms, and the stub-alone benchmark went from 390 to 520 answers/s).
-    Close it when done (`await client.close()`)."""
+    answer costs the event loop less (BENCHMARKS.md, query). Close it when done (`await client.close()`)."""
     # A compatible server without auth still needs some key for the SDK to send a request.
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
     return AsyncOpenAI(
