@@ -282,6 +282,18 @@ def add_section(result: Result, section: Section) -> None:
             f" bound the same way ({ceiling_bound:,.2f} documents/s, {ceiling_ms:.1f} ms a document)."
             " A bound from CPU time, not a measured speed."
         )
+        servers_ms = mine.cpu_ms_per_document(mine.cpu_of()) - own_ms
+        beside = cpus * 1000 / (ceiling_ms + servers_ms)
+        their_bound = median_run(theirs).most_documents_per_second(cpus)
+        result.notes.append(
+            f"{model}: here the servers and the uploader share the {cpus} CPUs, and took"
+            f" {servers_ms:.1f} ms of CPU a document. Beside them, even were its own processes to do"
+            f" nothing but the embedder's {ceiling_ms:.1f} ms a document, ragstream would make at most"
+            f" {beside:,.2f} documents/s: {beside / ceiling_bound:.2f} of the ceiling's bound, and"
+            f" {beside / their_bound:.2f}x LlamaIndex's bound with {TUNED_CALLS} and embedder"
+            f" ({their_bound:,.2f} documents/s; it runs no server). A bound from CPU time, not a"
+            " measured speed."
+        )
 
 
 async def measure(
