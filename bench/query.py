@@ -563,7 +563,20 @@ def torch_note(top: Level, on_torch: Level) -> str:
         f" {TARGET_SPEEDUP_OVER_TORCH}x those with {TORCH_MODEL} (PyTorch, the runtime before), in the same"
         f" run over the same corpus: {top.per_second:.1f} / {on_torch.per_second:.1f} = {speedup:.2f}x,"
         f" {verdict}. Embedding a question took p50 {top.p(50, lambda a: a.embed_ms):.1f} ms against"
-        f" {on_torch.p(50, lambda a: a.embed_ms):.1f} ms."
+        f" {on_torch.p(50, lambda a: a.embed_ms):.1f} ms. {cpu_bound(top, on_torch)}"
+    )
+
+
+def cpu_bound(top: Level, on_torch: Level) -> str:
+    """The most requests/s the API's and the load's CPU an answer would allow on these CPUs."""
+    cpus = os.cpu_count() or 1
+    api_ms, load_ms = (10 * top.cpu.get(name, 0.0) / top.per_second for name in ("api", "load"))
+    most = cpus * 1000 / (api_ms + load_ms)
+    return (
+        f"Each answer took {api_ms:.1f} ms of CPU in the API's process (the question's embedding"
+        f" included) and {load_ms:.1f} ms in the clients and the stub, which share the {cpus} CPUs: were"
+        f" they kept all busy, at most {most:.1f} requests/s, {most / on_torch.per_second:.2f}x those with"
+        f" {TORCH_MODEL}. A bound from CPU time, not a measured speed."
     )
 
 
