@@ -30,7 +30,7 @@ from apps.common.s3 import s3_client, sqs_client
 from apps.common.settings import Settings
 from apps.common.temporal import LazyTemporal, connect
 from apps.common.vector_store import VectorStore, open_vector_store
-from apps.ingest_workflows.intake import poll_sqs, subscribe_s3_events
+from apps.ingest_workflows.intake import poll_sqs, subscribe_filer_events, subscribe_s3_events
 from apps.ingest_workflows.reconciler import bucket_reconciler, run_reconciler
 from apps.ingest_workflows.worker import build_worker
 from apps.query_api.app import ApiResources, create_app
@@ -140,6 +140,8 @@ async def running_system(settings: Settings, components: Collection[Component]) 
             broker, temporal = _required(system.broker), _required(system.temporal)
             if settings.s3_events_from_kafka:
                 subscribe_s3_events(broker, temporal=temporal, settings=settings)
+            if settings.s3_events_filer_topic:
+                subscribe_filer_events(broker, temporal=temporal, settings=settings)
             if settings.s3_events_sqs_queue_url:
                 sqs = await stack.enter_async_context(sqs_client(settings))
                 system.tasks.append(

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = None
     s3_events_sqs_queue_url: str | None = None
     s3_events_from_kafka: bool = True
+    # The Kafka topic a SeaweedFS filer publishes its changes to (its notification.toml's, named in full,
+    # without the topic prefix); empty: not read.
+    s3_events_filer_topic: str = ""
     # How often the intake lists the bucket to start what dropped events missed (and once at start);
     # unset or 0: never. The local stack sets it (apps/devstack/stack.py).
     reconcile_interval: timedelta | None = None

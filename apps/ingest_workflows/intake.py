@@ -1,5 +1,6 @@
-"""The S3-event intake: reads notifications from SQS (AWS's way) and from the Kafka topic
-`s3.events` (MinIO's way) and starts one `UploadWorkflow` per object version.
+"""The S3-event intake: reads notifications from SQS (AWS's way), from the Kafka topic `s3.events`
+(MinIO's way) and from a SeaweedFS filer's topic (its protobuf events, `RAGSTREAM_S3_EVENTS_FILER_TOPIC`),
+and starts one `UploadWorkflow` per object version.
 
 An SQS message is deleted only after its workflows started, so a crash redelivers it; the
 workflow ids make that redelivery harmless. The messages of one receive start together and are
@@ -15,6 +16,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker, KafkaMessage
 from temporalio.client import Client
 
+from apps.common.filer_events import NotAFilerEvent, filer_changes, parse_filer_event
 from apps.common.intake import start_uploads
 from apps.common.kafka import consumer_options
 from apps.common.s3_events import NotAnS3Event, object_changes, parse_notification
@@ -90,3 +92,34 @@ def subscribe_s3_events(broker: KafkaBroker, *, temporal: Client, settings: Sett
     )
     async def on_s3_event(body: Any, message: KafkaMessage) -> None:
         await handle_notification(message.body, temporal=temporal, settings=settings)
+
+
+async def handle_filer_event(
+    key: bytes | None, value: bytes, timestamp_ms: int | None, *, temporal: Client, settings: Settings
+) -> int:
+    """Start the workflows of one SeaweedFS filer event; returns how many object changes it held."""
+    try:
+        event = parse_filer_event(value)
+    except NotAFilerEvent as exc:
+        log.info("ignoring a message that is not a SeaweedFS filer event: %s", exc)
+        return 0
+    path = key.decode(errors="replace") if key else ""
+    changes = filer_changes(path, event, bucket=settings.s3_bucket, timestamp_ms=timestamp_ms)
+    await start_uploads(temporal, settings, changes)
+    return len(changes)
+
+
+def subscribe_filer_events(broker: KafkaBroker, *, temporal: Client, settings: Settings) -> None:
+    """Consume the SeaweedFS filer's topic (named in full, as its notification.toml names it) on `broker`."""
+
+    @broker.subscriber(
+        settings.s3_events_filer_topic,
+        group_id=settings.consumer_group("intake-filer"),
+        **consumer_options(settings),
+    )
+    async def on_filer_event(body: Any, message: KafkaMessage) -> None:
+        record = message.raw_message
+        assert not isinstance(record, tuple), "a single-message subscriber gets one record"
+        await handle_filer_event(
+            record.key, message.body, record.timestamp, temporal=temporal, settings=settings
+        )
