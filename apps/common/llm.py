@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, AsyncStream
+from pydantic import BaseModel
 
 from apps.common.openai_client import openai_client
 from apps.common.settings import EXTRACTIVE_CHAT_MODEL, Settings
@@ -40,6 +41,26 @@ class ChatChunk:
     usage: Usage | None = None
 
 
+class _Delta(BaseModel):
+    content: str | None = None
+
+
+class _Choice(BaseModel):
+    delta: _Delta
+
+
+class _ChunkUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class _Chunk(BaseModel):
+    """What the answer needs of a streamed chat completion chunk."""
+
+    choices: list[_Choice] = []
+    usage: _ChunkUsage | None = None
+
+
 class ChatModel(Protocol):
     name: str
 
@@ -58,16 +79,25 @@ class OpenAIChat:
         self._client = client
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        stream = await self._client.chat.completions.create(
-            model=self.name,
-            messages=[{"role": "user", "content": request.prompt}],
+        # The SDK's own streaming (its retries, SSE decoding, errors), each chunk as the JSON it is: a
+        # typed ChatCompletionChunk costs the event loop more to build than the rest of its handling.
+        stream = await self._client.post(
+            "/chat/completions",
+            body={
+                "model": self.name,
+                "messages": [{"role": "user", "content": request.prompt}],
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            },
+            cast_to=object,
             stream=True,
-            stream_options={"include_usage": True},
+            stream_cls=AsyncStream[object],
         )
         usage: Usage | None = None
         completion = []
         try:
-            async for chunk in stream:
+            async for data in stream:
+                chunk = _Chunk.model_validate(data)
                 if chunk.usage is not None:
                     usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
                 for choice in chunk.choices:
