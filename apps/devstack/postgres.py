@@ -1,7 +1,8 @@
 """Embedded Postgres: the system's binaries if installed, else those of the `pgserver` wheel.
 
-Postgres refuses to run as root, so as root it runs as the unprivileged user `nobody`, with
-its data in a directory of its own under /tmp (every parent must be traversable by that user).
+Postgres refuses to run as root, so as root it runs as the unprivileged user `nobody`: a fresh
+cluster in a directory of its own under /tmp, a kept one (`keep=True`) in `root`, whose parents
+must let `nobody` pass (`grant_passage`).
 """
 
 from __future__ import annotations
@@ -10,15 +11,17 @@ import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
 import psycopg
 
-from apps.devstack.process import ServerProcess, free_port
+from apps.devstack.process import ServerProcess, as_user, free_port
 
 _UNPRIVILEGED_USER = "nobody"
 
@@ -39,15 +42,34 @@ def find_bin_dir() -> Path:
     raise FileNotFoundError("no Postgres binaries: install Debian's postgresql or `pip install pgserver`")
 
 
+def grant_passage(directory: Path, user: pwd.struct_passwd, say: Callable[[str], None]) -> None:
+    """Let `user` reach `directory`: add others' execute bit (passage, not listing) to each parent that
+    refuses it, saying so. Parents it can already pass are left as they are."""
+    for parent in reversed(directory.resolve().parents):
+        mode = parent.stat()
+        passes = bool(mode.st_mode & stat.S_IXOTH) or (
+            mode.st_uid == user.pw_uid and bool(mode.st_mode & stat.S_IXUSR)
+        )
+        if not passes:
+            say(f"letting `{user.pw_name}` (Postgres) pass through {parent}: chmod o+x")
+            os.chmod(parent, stat.S_IMODE(mode.st_mode) | stat.S_IXOTH)
+
+
 @dataclass
 class EmbeddedPostgres:
     root: Path
     port: int = 0
+    keep: bool = False
+    say: Callable[[str], None] = print
     process: ServerProcess | None = None
 
     @property
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
 
     def database_url(self, name: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
@@ -55,21 +77,23 @@ class EmbeddedPostgres:
     def start(self, log_dir: Path) -> EmbeddedPostgres:
         bin_dir = find_bin_dir()
         user = _UNPRIVILEGED_USER if os.geteuid() == 0 else None
-        if user:
+        if user and not self.keep:
             # The state directory's parents may not be traversable by `nobody`: keep the data in /tmp.
             self.root = Path(tempfile.mkdtemp(prefix="ragstream-postgres-"))
-            entry = pwd.getpwnam(user)
-            os.chown(self.root, entry.pw_uid, entry.pw_gid)
         self.root.mkdir(parents=True, exist_ok=True)
-        data = self.root / "data"
-        initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
-        initdb += ["-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]
-        result = subprocess.run(initdb, user=user, capture_output=True, text=True, cwd=self.root, check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
+        if user:
+            entry = pwd.getpwnam(user)
+            grant_passage(self.root, entry, self.say)
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb(bin_dir, user)
         self.port = self.port or free_port()
-        argv = [str(bin_dir / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(self.port)]
-        argv += ["-k", str(self.root), "-c", "fsync=off", "-c", "max_connections=200"]
+        argv = [str(bin_dir / "postgres"), "-D", str(self.data_dir), "-h", "127.0.0.1", "-p", str(self.port)]
+        argv += ["-k", str(self.root), "-c", "max_connections=200"]
+        # A fresh cluster dies with its stack: no fsync at all. A kept one must survive a crash of the
+        # machine uncorrupted: fsync stays on, and only commits' waits for it are off (the last few
+        # hundred milliseconds of commits may be lost to a power cut, not the cluster).
+        argv += ["-c", "synchronous_commit=off"] if self.keep else ["-c", "fsync=off"]
         self.process = ServerProcess(
             "postgres", argv, log_dir / "postgres.log", user=user, stop_signal=signal.SIGINT
         )
@@ -77,6 +101,17 @@ class EmbeddedPostgres:
         self.process.start()
         self.process.wait_until(self._accepts_connections, timeout=60)
         return self
+
+    def _initdb(self, bin_dir: Path, user: str | None) -> None:
+        initdb = [str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust"]
+        initdb += ["-E", "UTF8", "--locale=C.UTF-8"]
+        if not self.keep:
+            initdb.append("--no-sync")
+        result = subprocess.run(
+            initdb, capture_output=True, text=True, cwd=self.root, check=False, **as_user(user)
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
 
     def _accepts_connections(self) -> bool:
         try:
@@ -95,5 +130,5 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if self.process:
             self.process.stop()
-        if os.geteuid() == 0:
+        if os.geteuid() == 0 and not self.keep:
             shutil.rmtree(self.root, ignore_errors=True)
