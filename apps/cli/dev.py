@@ -14,8 +14,9 @@ from apps.cli.run import run_until_stopped
 from apps.cli.system import ALL_COMPONENTS, System
 from apps.common.settings import STACK_ENV_FILE, Settings
 from apps.common.tracing import configure_tracing
+from apps.devstack.kept_stack import KeptStack
 from apps.devstack.llama_server import LlamaServer
-from apps.devstack.stack import LocalStack, run_provision
+from apps.devstack.stack import run_provision
 
 console = Console(stderr=True)
 
@@ -27,14 +28,17 @@ def _write_stack_env(path: Path, environment: dict[str, str]) -> None:
     tmp.replace(path)
 
 
-def _summary(stack: LocalStack, system: System, llama: LlamaServer | None) -> Table:
+def _summary(stack: KeptStack, system: System, llama: LlamaServer | None) -> Table:
     table = Table(title="ragstream is running", show_header=True, header_style="bold")
     table.add_column("part")
     table.add_column("where")
     table.add_row("web console", f"{system.api_url}/")
     table.add_row("query API", f"{system.api_url}  (POST /v1/query, GET /v1/documents, /healthz)")
-    table.add_row("S3 (moto)", f"{stack.s3.endpoint_url}  bucket {system.settings.s3_bucket}")
-    table.add_row("Kafka (Tansu)", stack.kafka.bootstrap_servers)
+    table.add_row("S3 (SeaweedFS)", f"{stack.s3.endpoint_url}  bucket {system.settings.s3_bucket}")
+    table.add_row(
+        "Kafka (Tansu)",
+        f"{stack.kafka.bootstrap_servers}  stored in SeaweedFS at {stack.kafka_storage.endpoint_url}",
+    )
     table.add_row("Temporal", stack.temporal.address)
     if stack.temporal.ui_url:
         table.add_row("Temporal UI", stack.temporal.ui_url)
@@ -50,16 +54,17 @@ def _summary(stack: LocalStack, system: System, llama: LlamaServer | None) -> Ta
     return table
 
 
-def run_dev(port: int, chat_model_path: Path | None = None) -> None:
-    """With `chat_model_path`, llama.cpp's server (the `local-llm` extra) writes the answers."""
+def run_dev(port: int, chat_model_path: Path | None = None, *, fresh: bool = False) -> None:
+    """Resume the stack kept in `.ragstream/` (`fresh`: delete it first). With `chat_model_path`, llama.cpp's
+    server (the `local-llm` extra) writes the answers."""
     state_dir = STACK_ENV_FILE.parent
-    stack = LocalStack(state_dir.resolve(), temporal_ui=True)
+    stack = KeptStack(state_dir.resolve(), fresh=fresh, temporal_ui=True, say=console.print)
     llama = LlamaServer(chat_model_path) if chat_model_path is not None else None
     if llama is not None:
         llama.check()
     started = time.monotonic()
     try:
-        with console.status("starting Postgres, Kafka (Tansu), Temporal and S3 (moto)...") as starting:
+        with console.status("starting Postgres, Temporal, Kafka (Tansu) and S3 (SeaweedFS)...") as starting:
             stack.start()
             environment = stack.environment(api_port=port)
             if llama is not None:
@@ -69,6 +74,7 @@ def run_dev(port: int, chat_model_path: Path | None = None) -> None:
             os.environ.update(environment)
             settings = Settings(_env_file=None)
             configure_tracing("ragstream-dev", settings.otlp_traces_endpoint)
+            console.print("creating the tables, topics and bucket the apps expect (where missing)...")
             run_provision(settings)
         console.print(
             f"[green]infrastructure up[/] in {time.monotonic() - started:.1f}s; starting the apps..."

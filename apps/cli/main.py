@@ -58,14 +58,18 @@ def dev(
         Path | None,
         typer.Option(help="a GGUF chat model for llama.cpp's server to answer with (the local-llm extra)"),
     ] = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="delete the kept stack (documents, index, history); start empty")
+    ] = False,
 ) -> None:
-    """Start the whole system locally: infrastructure and all apps. Ctrl-C stops everything."""
+    """Start the whole system locally: infrastructure and all apps, resuming the state kept in .ragstream/.
+    Ctrl-C stops everything."""
     from apps.cli.dev import run_dev
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     code = 0
     try:
-        run_dev(port, chat_model_path)
+        run_dev(port, chat_model_path, fresh=fresh)
     except KeyboardInterrupt:
         pass
     except Exception as exc:

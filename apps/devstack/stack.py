@@ -1,8 +1,8 @@
-"""The whole local infrastructure: start the four servers, provision them, describe them as settings.
+"""The tests' local infrastructure: start the four servers fresh, provision them, describe them as settings.
 
-Used by `ragstream dev` and by the test suite's session fixtures. Every start is fresh:
-Kafka and S3 keep their data in memory, so Postgres, Temporal and the vector store start
-empty too, and no part can claim what another has forgotten.
+Kafka and S3 (moto, whose SQS carries the bucket's events as on AWS) keep their data in memory, so
+Postgres, Temporal and the vector store start empty too. `ragstream dev` keeps its state instead:
+apps/devstack/kept_stack.py.
 """
 
 from __future__ import annotations
@@ -70,36 +70,60 @@ class LocalStack:
 
     def environment(self, *, api_port: int = 8000) -> dict[str, str]:
         """The `RAGSTREAM_*` settings that point every ragstream process at this stack."""
-        ui = {"RAGSTREAM_TEMPORAL_UI_URL": self.temporal.ui_url} if self.temporal.ui_url else {}
-        return ui | {
-            "RAGSTREAM_STATE_DIR": str(self.state_dir),
-            "RAGSTREAM_DATABASE_URL": self.database_url,
-            "RAGSTREAM_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
-            "RAGSTREAM_KAFKA_IDEMPOTENT_PRODUCER": "false",
-            "RAGSTREAM_KAFKA_SESSION_TIMEOUT_MS": "2000",
-            "RAGSTREAM_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-            # Tansu answers a fetch of one partition as soon as a message lands (a hop takes ~2 ms), but
-            # holds a fetch of several for up to its wait (500 ms: hops of p50 100-150 ms). One process
-            # consumes every partition here anyway.
-            "RAGSTREAM_KAFKA_PARTITIONS": "1",
-            "RAGSTREAM_TEMPORAL_ADDRESS": self.temporal.address,
-            "RAGSTREAM_QDRANT_URL": str(self.state_dir / "qdrant"),
+        return apps_environment(self.state_dir, self.database_url, self.kafka, self.temporal, api_port) | {
             "RAGSTREAM_S3_ENDPOINT_URL": self.s3.endpoint_url,
             "RAGSTREAM_S3_REGION": REGION,
             "RAGSTREAM_S3_ACCESS_KEY_ID": ACCESS_KEY,
             "RAGSTREAM_S3_SECRET_ACCESS_KEY": SECRET_KEY,
             "RAGSTREAM_S3_EVENTS_SQS_QUEUE_URL": self.s3.queue_url(EVENTS_QUEUE),
-            # Locally the reconciler is on: it starts what dropped S3 events missed, at start and each minute.
-            "RAGSTREAM_RECONCILE_INTERVAL": "PT1M",
-            "RAGSTREAM_API_PORT": str(api_port),
         }
 
 
+def apps_environment(
+    state_dir: Path,
+    database_url: str,
+    kafka: EmbeddedKafka,
+    temporal: EmbeddedTemporal,
+    api_port: int,
+    *,
+    reconcile_interval: str = "PT1M",
+) -> dict[str, str]:
+    """The settings of every local stack's apps but S3's."""
+    ui = {"RAGSTREAM_TEMPORAL_UI_URL": temporal.ui_url} if temporal.ui_url else {}
+    return ui | {
+        "RAGSTREAM_STATE_DIR": str(state_dir),
+        "RAGSTREAM_DATABASE_URL": database_url,
+        "RAGSTREAM_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "RAGSTREAM_KAFKA_IDEMPOTENT_PRODUCER": "false",
+        "RAGSTREAM_KAFKA_SESSION_TIMEOUT_MS": "2000",
+        "RAGSTREAM_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+        # Tansu answers a fetch of one partition as soon as a message lands (a hop takes ~2 ms), but
+        # holds a fetch of several for up to its wait (500 ms: hops of p50 100-150 ms). One process
+        # consumes every partition here anyway.
+        "RAGSTREAM_KAFKA_PARTITIONS": "1",
+        "RAGSTREAM_TEMPORAL_ADDRESS": temporal.address,
+        "RAGSTREAM_QDRANT_URL": str(state_dir / "qdrant"),
+        # Locally the reconciler is on: it starts what dropped S3 events missed, at start and each minute.
+        "RAGSTREAM_RECONCILE_INTERVAL": reconcile_interval,
+        "RAGSTREAM_API_PORT": str(api_port),
+    }
+
+
 async def provision(settings: Settings) -> None:
-    """Create what the apps expect to exist: tables, topics, the bucket and its event notifications."""
+    """Create what the apps expect to exist: tables, topics, the bucket, and its event notifications to
+    SQS where the events come from SQS (SeaweedFS's filer publishes them to Kafka by itself)."""
     await migrate(settings.database_url)
     await ensure_topics(settings)
-    await create_bucket_with_notifications(settings, EVENTS_QUEUE)
+    if settings.s3_events_sqs_queue_url:
+        await create_bucket_with_notifications(settings, EVENTS_QUEUE)
+    else:
+        await create_bucket(settings)
+
+
+async def create_bucket(settings: Settings) -> None:
+    async with s3_client(settings) as s3:
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+            await s3.create_bucket(Bucket=settings.s3_bucket)
 
 
 async def create_bucket_with_notifications(settings: Settings, queue_name: str) -> None:
