@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -92,22 +92,29 @@ def topic_names(settings: Settings) -> list[str]:
 
 async def ensure_topics(settings: Settings) -> None:
     """Create the pipeline's topics (and their dead-letter topics) with the configured partitions."""
+    compacted = settings.topic(DOCUMENT_READY)
+    topics = [
+        NewTopic(
+            name,
+            num_partitions=settings.kafka_partitions,
+            replication_factor=settings.kafka_replication_factor,
+            topic_configs={"cleanup.policy": "compact"} if name == compacted else {},
+        )
+        for name in topic_names(settings)
+    ]
     async with admin_client(settings) as admin:
-        existing = set(await admin.list_topics())
-        compacted = settings.topic(DOCUMENT_READY)
-        missing = [
-            NewTopic(
-                name,
-                num_partitions=settings.kafka_partitions,
-                replication_factor=settings.kafka_replication_factor,
-                topic_configs={"cleanup.policy": "compact"} if name == compacted else {},
-            )
-            for name in topic_names(settings)
-            if name not in existing
-        ]
-        if missing:
-            response = await admin.create_topics(missing)
-            for topic, code, *_ in response.topic_errors:
-                if code not in (0, 36):  # 36: created meanwhile by another process
-                    raise RuntimeError(f"could not create Kafka topic {topic}: error code {code}")
-            log.info("created topics %s", ", ".join(t.name for t in missing))
+        created = await create_missing_topics(admin, topics)
+    if created:
+        log.info("created topics %s", ", ".join(t.name for t in created))
+
+
+async def create_missing_topics(admin: AIOKafkaAdminClient, topics: Sequence[NewTopic]) -> list[NewTopic]:
+    """Create those of `topics` the cluster lacks; returns them."""
+    existing = set(await admin.list_topics())
+    missing = [topic for topic in topics if topic.name not in existing]
+    if missing:
+        response = await admin.create_topics(missing)
+        for topic, code, *_ in response.topic_errors:
+            if code not in (0, 36):  # 36: created meanwhile by another process
+                raise RuntimeError(f"could not create Kafka topic {topic}: error code {code}")
+    return missing

@@ -6,13 +6,16 @@ ListOffsets(latest) of a partition can be stale until the next message is produc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from apps.common.kafka import create_missing_topics
 from apps.devstack.process import ServerProcess, free_port, port_open
 
 
@@ -75,23 +78,21 @@ def create_topic(bootstrap_servers: str, name: str) -> None:
     asyncio.run(_create_topic(bootstrap_servers, name))
 
 
-async def _list_topics(bootstrap_servers: str) -> list[str]:
+@contextlib.asynccontextmanager
+async def _admin(bootstrap_servers: str) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
-        return list(await admin.list_topics())
+        yield admin
     finally:
         await admin.close()
+
+
+async def _list_topics(bootstrap_servers: str) -> list[str]:
+    async with _admin(bootstrap_servers) as admin:
+        return list(await admin.list_topics())
 
 
 async def _create_topic(bootstrap_servers: str, name: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        if name not in await admin.list_topics():
-            response = await admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])
-            for topic, code, *_ in response.topic_errors:
-                if code not in (0, 36):  # 36: it exists already
-                    raise RuntimeError(f"could not create Kafka topic {topic}: error code {code}")
-    finally:
-        await admin.close()
+    async with _admin(bootstrap_servers) as admin:
+        await create_missing_topics(admin, [NewTopic(name, num_partitions=1, replication_factor=1)])
