@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from apps.common.settings import Settings
 from apps.devstack.stack import LocalStack
+from tests.dev_process import DevProcess
 from tests.support import isolated_settings
 
 # Everything the tests run is offline: no telemetry, no model hub.
@@ -51,3 +52,10 @@ def local_stack() -> Iterator[LocalStack]:
 async def settings(local_stack: LocalStack, tmp_path: Path) -> Settings:
     """Settings of a test of its own: topics, groups, task queue, bucket (with SQS notifications), index."""
     return await isolated_settings(local_stack, tmp_path)
+
+
+@pytest.fixture
+def dev(tmp_path: Path) -> Iterator[DevProcess]:
+    """`ragstream dev` run in the test's own directory (its .ragstream/ there), stopped at the end."""
+    with DevProcess(tmp_path) as process:
+        yield process

@@ -94,6 +94,12 @@ class DevProcess:
         result: dict[str, Any] = json.loads((self.state_dir / "stack.json").read_text())
         return result
 
+    def __enter__(self) -> DevProcess:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Whatever still runs at the end of a test: stopped, servers and all."""
         if self.process is not None and self.process.poll() is None:

@@ -39,11 +39,9 @@ def _start_like(argv: list[str], environment: dict[str, str], log_path: Path) ->
 
 @pytest.fixture
 def dev(tmp_path: Path) -> Iterator[DevProcess]:
-    process = DevProcess(tmp_path, env={"RAGSTREAM_RECONCILE_INTERVAL": "PT2S"})
-    try:
+    """`ragstream dev` with a reconciler that lists the bucket every 2 s."""
+    with DevProcess(tmp_path, env={"RAGSTREAM_RECONCILE_INTERVAL": "PT2S"}) as process:
         yield process
-    finally:
-        process.close()
 
 
 async def test_objects_put_while_kafka_is_down_are_indexed_when_it_is_back(

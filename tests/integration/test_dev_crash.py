@@ -4,9 +4,6 @@ are answered from them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import psycopg
 import pytest
 
@@ -29,15 +26,6 @@ QUESTIONS: dict[str, tuple[str, int | None]] = {
 def _text(number: int) -> bytes:
     sentences = [f"Document {number} sentence {s} describes recovery after a crash." for s in range(40)]
     return "\n\n".join([DISTINCT.get(number, ""), *sentences]).strip().encode()
-
-
-@pytest.fixture
-def dev(tmp_path: Path) -> Iterator[DevProcess]:
-    process = DevProcess(tmp_path)
-    try:
-        yield process
-    finally:
-        process.close()
 
 
 @pytest.mark.parametrize("attempt", range(3))

@@ -4,8 +4,6 @@ indexed and searchable; `--fresh` starts empty; a stack that lost a part refuses
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -24,15 +22,6 @@ QUESTIONS: dict[str, tuple[str, int | None]] = {
     "kept/windmills.md": ("What turns the wind's energy into grinding grain?", None),
     "kept/bees.txt": ("How do honey bees tell the others where the flowers are?", None),
 }
-
-
-@pytest.fixture
-def dev(tmp_path: Path) -> Iterator[DevProcess]:
-    process = DevProcess(tmp_path)
-    try:
-        yield process
-    finally:
-        process.close()
 
 
 async def test_a_restarted_stack_keeps_its_documents(dev: DevProcess) -> None:
