@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 
-from sse_starlette import ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -21,7 +20,7 @@ from apps.query_api.errors import ApiError, error_response
 from apps.query_api.prompt import Turn
 from apps.query_api.rag import AnswerEvent, Failed, Finished, RagEngine, Sources, Token, collect
 from apps.query_api.requests import read_model
-from apps.query_api.sse import event_stream
+from apps.query_api.sse import ServerSentEvent, event_stream
 from schemas.api import Source, Usage
 from schemas.openai_api import (
     RAGSTREAM_MODEL,

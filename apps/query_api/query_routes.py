@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 
-from sse_starlette import ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -12,7 +11,14 @@ from apps.query_api.auth import identity_of
 from apps.query_api.errors import error_response
 from apps.query_api.rag import AnswerEvent, Failed, Finished, RagEngine, Sources, Token, collect
 from apps.query_api.requests import read_model
-from apps.query_api.sse import done_event, error_event, event_stream, sources_event, token_event
+from apps.query_api.sse import (
+    ServerSentEvent,
+    done_event,
+    error_event,
+    event_stream,
+    sources_event,
+    token_event,
+)
 from schemas.api import DoneEvent, QueryRequest, QueryResponse
 
 
