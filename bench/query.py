@@ -52,6 +52,9 @@ from tests.support import document_rows, wait_until_complete
 
 CONCURRENCY = (1, 10, 50)
 QUERIES_PER_LEVEL = int(os.environ.get("RAGSTREAM_BENCH_QUERIES", "400"))
+# Enough a client that the level's start and end, when fewer than all clients are asking, are a small
+# part of it: at 50 clients, 400 questions last ~2 s, a third of it in the ramps.
+QUERIES_PER_CLIENT = 40
 CORPUS_DOCUMENTS = 30
 INGESTING_DOCUMENTS = int(os.environ.get("RAGSTREAM_BENCH_INGESTING", "60"))
 INGESTING_QUERIES = 100
@@ -402,6 +405,11 @@ async def index_corpus(settings: Settings, documents: Sequence[Document]) -> int
     return sum(int(r["chunk_count"]) for r in rows)
 
 
+def questions_at(concurrency: int, queries: int = QUERIES_PER_LEVEL) -> int:
+    """Questions a level asks: `queries`, or more at many clients, so its ramps are a small part of it."""
+    return max(queries, QUERIES_PER_CLIENT * concurrency)
+
+
 async def measure(
     system: System,
     load: LoadProcess,
@@ -415,8 +423,9 @@ async def measure(
     baselines: list[Baseline] = []
     with progress() as bar:
         for concurrency in levels:
-            measured.append(await load.level(system, concurrency, queries, bar=bar))
-            baselines.append(await stub_alone(load.base_url, concurrency, queries, bar=bar))
+            asked = questions_at(concurrency, queries)
+            measured.append(await load.level(system, concurrency, asked, bar=bar))
+            baselines.append(await stub_alone(load.base_url, concurrency, asked, bar=bar))
     return measured, baselines
 
 
@@ -546,7 +555,8 @@ def result(
         "embed_ms includes waiting for the embedder: the local model encodes questions on one thread,"
         " in the order they came, a batch at a time (one text on ONNX Runtime, four on PyTorch); the"
         " questions that arrive meanwhile wait for it. Documents' chunks have encodes of their own, beside.",
-        f"Each level: {len(top.answers)} questions ({len(QUESTIONS)} distinct, in turn) after one"
+        f"Each level: {QUERIES_PER_LEVEL} questions, or {QUERIES_PER_CLIENT} a client if more"
+        f" ({len(top.answers)} at {top.concurrency} clients), {len(QUESTIONS)} distinct, in turn, after one"
         " unmeasured question per client; each client keeps its connection. The clients and the stub run"
         " in a child process of their own, so their work is not counted as the API's.",
         "The stub alone: the same deltas streamed to the openai SDK from the API's process, as the API's"
@@ -609,7 +619,8 @@ async def on_torch(stack: LocalStack, load: LoadProcess, documents: Sequence[Doc
         with console.status(f"indexing {len(documents)} documents with {TORCH_MODEL}"):
             await index_corpus(settings, documents)
         with progress() as bar:
-            return await load.level(system, max(CONCURRENCY), QUERIES_PER_LEVEL, bar=bar)
+            busiest = max(CONCURRENCY)
+            return await load.level(system, busiest, questions_at(busiest), bar=bar)
 
 
 async def run() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from bench import query
 from bench.query import TORCH_MODEL, Answer, Level, cpu_bound, torch_note
 
 
@@ -32,3 +33,9 @@ def test_the_torch_verdict_ends_with_the_bound() -> None:
     assert "100.0 / 50.0 = 2.00x, met." in note
     assert note.endswith("Bounds from CPU time, not measured speeds.")
     assert "NOT met" in torch_note(level(80, api=90, load=60), level(50, api=80, load=30))
+
+
+def test_a_busy_level_asks_enough_for_its_ramps_to_be_a_small_part() -> None:
+    assert query.questions_at(1) == query.QUERIES_PER_LEVEL
+    assert query.questions_at(50) == 50 * query.QUERIES_PER_CLIENT
+    assert query.questions_at(50, 5000) == 5000
