@@ -175,6 +175,7 @@ class LocalEmbedder:
         self._encoding = threading.Lock()  # the chunks' encode over the lanes
         self._waiting: list[_Request] = []  # chunks
         self._questions: list[_Request] = []
+        self._answering = False  # a job of the question thread's is taking the questions
         self._waiting_lock = threading.Lock()
 
     def _load(self) -> LocalEncoder:
@@ -216,20 +217,25 @@ class LocalEmbedder:
                 self._encode_requests(taken, lambda texts: self._encode(texts, self._lanes))
 
     def _answer_questions(self) -> None:
-        """Encode every question waiting by now (none left: an earlier call took them), a batch at a
-        time: the first do not wait for the last, and the event loop wakes a few requests at a time,
-        not all. One thread, not the lanes: a second would barely shorten a few short batches, and its
-        Python would hold the GIL the query API's event loop needs."""
-        with self._waiting_lock:
-            taken, self._questions = self._questions, []
-        for start in range(0, len(taken), self._batch_size):
-            self._encode_requests(
-                taken[start : start + self._batch_size],
-                lambda texts: self._encode_lane(self._load(), texts),
-            )
+        """Encode the questions waiting, a batch at a time in the order they came, until none is left,
+        those that arrive meanwhile too: one job while questions keep coming, as each job's wake-up
+        takes the GIL from the event loop. One thread, not the lanes: a second would barely shorten a
+        few short batches, and its Python would hold the GIL the query API's event loop needs."""
+        while True:
+            with self._waiting_lock:
+                taken = self._questions[: self._batch_size]
+                del self._questions[: self._batch_size]
+                if not taken:
+                    self._answering = False
+                    return
+            self._encode_requests(taken, lambda texts: self._encode_lane(self._load(), texts))
 
     def _encode_requests(self, requests: list[_Request], encode: Callable[[list[str]], Vectors]) -> None:
-        """Encode the requests' texts together and give each request its vectors (or the error)."""
+        """Encode the requests' texts together and give each request its vectors (or the error); the
+        requests whose callers stopped waiting are left out."""
+        requests = [request for request in requests if request.vectors.set_running_or_notify_cancel()]
+        if not requests:
+            return
         try:
             vectors = encode([text for request in requests for text in request.texts])
         except Exception as exc:
@@ -259,7 +265,9 @@ class LocalEmbedder:
         request = _Request([text], concurrent.futures.Future())
         with self._waiting_lock:
             self._questions.append(request)
-        await asyncio.get_running_loop().run_in_executor(self._question_thread, self._answer_questions)
+            start, self._answering = not self._answering, True
+        if start:
+            self._question_thread.submit(self._answer_questions)
         vector: Vector = (await asyncio.wrap_future(request.vectors))[0]
         return vector
 

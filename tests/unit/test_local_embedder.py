@@ -78,6 +78,28 @@ async def test_questions_waiting_for_the_model_are_answered_a_batch_at_a_time_in
         np.testing.assert_allclose(vector, alone[i % 4], atol=1e-5)
 
 
+async def test_a_question_whose_caller_left_is_not_encoded_and_the_rest_are(
+    embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoded: list[str] = []
+    encode_lane = embedder._encode_lane
+
+    def counted(model: LocalEncoder, texts: Sequence[str]) -> Vectors:
+        encoded.extend(texts)
+        return encode_lane(model, texts)
+
+    monkeypatch.setattr(embedder, "_encode_lane", counted)
+    with busy_with_questions(embedder):
+        asking = [asyncio.ensure_future(embedder.embed_question(q)) for q in QUESTIONS[:3]]
+        await wait_for(questions_waiting(embedder, 3), timeout=10, interval=0.01)
+        asking[1].cancel()  # its client went away
+        await asyncio.gather(asking[1], return_exceptions=True)
+    first, third = await asyncio.wait_for(asyncio.gather(asking[0], asking[2]), timeout=30)
+    assert encoded == [QUESTIONS[0], QUESTIONS[2]]
+    assert first.shape == third.shape == (384,)
+    assert (await asyncio.wait_for(embedder.embed_question(QUESTIONS[3]), timeout=30)).shape == (384,)
+
+
 async def test_a_question_does_not_wait_for_the_chunks_being_encoded(
     embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
