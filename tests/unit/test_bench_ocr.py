@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pypdfium2
 
 from apps.stream_processors import pdf_ocr
 from apps.stream_processors.pdf_elements import pdf_page_texts
-from bench.ocr import LINES_A_PAGE, row, scan, text_pdf
+from bench.ocr import LINES_A_PAGE, partition, row, scan, text_pdf
 
 
 def test_a_row_gives_pages_a_second() -> None:
@@ -28,3 +30,12 @@ def test_the_scan_has_the_text_pdfs_pages_as_images_only() -> None:
     document = pypdfium2.PdfDocument(scanned)
     assert pdf_page_texts(scanned) == ["", ""]
     assert [pdf_ocr.is_scanned(document[i], "") for i in range(2)] == [True, True]
+
+
+def test_partition_reads_every_element_and_its_result_crosses_processes() -> None:
+    # A PDF's elements are read as they are taken: the timing must include reading them, and the
+    # worker processes send the result back pickled.
+    extraction = pickle.loads(pickle.dumps(partition(text_pdf(1))))
+    assert isinstance(extraction.elements, list)
+    words = " ".join(e.text for e in extraction.elements).split()
+    assert len(words) > 100
