@@ -405,9 +405,10 @@ async def index_corpus(settings: Settings, documents: Sequence[Document]) -> int
     return sum(int(r["chunk_count"]) for r in rows)
 
 
-def questions_at(concurrency: int, queries: int = QUERIES_PER_LEVEL) -> int:
-    """Questions a level asks: `queries`, or more at many clients, so its ramps are a small part of it."""
-    return max(queries, QUERIES_PER_CLIENT * concurrency)
+def questions_at(concurrency: int) -> int:
+    """Questions a level asks: QUERIES_PER_LEVEL, or more at many clients, so its ramps are a small
+    part of it."""
+    return max(QUERIES_PER_LEVEL, QUERIES_PER_CLIENT * concurrency)
 
 
 async def measure(
@@ -415,15 +416,16 @@ async def measure(
     load: LoadProcess,
     *,
     levels: Sequence[int] = CONCURRENCY,
-    queries: int = QUERIES_PER_LEVEL,
+    queries: int | None = None,
 ) -> tuple[list[Level], list[Baseline]]:
-    """Every level through the API, each followed by the stub alone at the same concurrency."""
+    """Every level through the API, each followed by the stub alone at the same concurrency: `queries`
+    questions each, or as `questions_at` says."""
     assert system.api_url is not None
     measured: list[Level] = []
     baselines: list[Baseline] = []
     with progress() as bar:
         for concurrency in levels:
-            asked = questions_at(concurrency, queries)
+            asked = queries or questions_at(concurrency)
             measured.append(await load.level(system, concurrency, asked, bar=bar))
             baselines.append(await stub_alone(load.base_url, concurrency, asked, bar=bar))
     return measured, baselines

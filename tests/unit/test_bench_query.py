@@ -38,4 +38,3 @@ def test_the_torch_verdict_ends_with_the_bound() -> None:
 def test_a_busy_level_asks_enough_for_its_ramps_to_be_a_small_part() -> None:
     assert query.questions_at(1) == query.QUERIES_PER_LEVEL
     assert query.questions_at(50) == 50 * query.QUERIES_PER_CLIENT
-    assert query.questions_at(50, 5000) == 5000
