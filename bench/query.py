@@ -53,7 +53,7 @@ from tests.support import document_rows, wait_until_complete
 CONCURRENCY = (1, 10, 50)
 QUERIES_PER_LEVEL = int(os.environ.get("RAGSTREAM_BENCH_QUERIES", "400"))
 # Enough a client that the level's start and end, when fewer than all clients are asking, are a small
-# part of it: at 50 clients, 400 questions last ~2 s, a third of it in the ramps.
+# part of it (BENCHMARKS.md's levels last seconds at 50 clients).
 QUERIES_PER_CLIENT = 40
 CORPUS_DOCUMENTS = 30
 INGESTING_DOCUMENTS = int(os.environ.get("RAGSTREAM_BENCH_INGESTING", "60"))
