@@ -55,7 +55,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy apps schemas tests bench
+	$(BIN)/mypy apps schemas tests bench scripts
 
 # The slow end-to-end tests (marked `slow`) run when RAGSTREAM_SLOW_TESTS is set, as .ci/run sets it.
 test: lint typecheck tools $(MODELS)
