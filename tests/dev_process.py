@@ -21,10 +21,12 @@ READY = "Ctrl-C stops"
 
 
 class DevProcess:
-    def __init__(self, workdir: Path, *, env: dict[str, str] | None = None) -> None:
+    def __init__(self, workdir: Path, *, env: dict[str, str] | None = None, bin_dir: Path = BIN) -> None:
+        """`bin_dir`: the environment whose `ragstream` runs (this one's by default)."""
         self.workdir = workdir
         self.port = free_port()
-        self.env = os.environ | {"PATH": f"{BIN}:{os.environ['PATH']}"} | (env or {})
+        self.bin_dir = bin_dir
+        self.env = os.environ | {"PATH": f"{bin_dir}:{os.environ['PATH']}"} | (env or {})
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -44,7 +46,7 @@ class DevProcess:
         self.starts += 1
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                [str(BIN / "ragstream"), "dev", "--port", str(self.port), *args],
+                [str(self.bin_dir / "ragstream"), "dev", "--port", str(self.port), *args],
                 cwd=self.workdir,
                 env=self.env,
                 stdout=log,
