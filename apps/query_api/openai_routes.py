@@ -93,7 +93,7 @@ async def _completion(answer: AsyncGenerator[AnswerEvent], completion_id: str, c
 
 async def _chunks(
     events: AsyncIterator[AnswerEvent], completion_id: str, created: int, *, include_usage: bool
-) -> AsyncIterator[ServerSentEvent]:
+) -> AsyncGenerator[ServerSentEvent, None]:
     """The answer as OpenAI's stream: a first chunk with the role (and ragstream's sources), a chunk a
     delta, the finish reason (and ragstream's citations), the usage when asked for, then [DONE]; or an
     error and no [DONE]."""

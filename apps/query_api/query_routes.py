@@ -45,7 +45,7 @@ def _done(finished: Finished) -> DoneEvent:
     )
 
 
-async def _as_server_sent(events: AsyncIterator[AnswerEvent]) -> AsyncIterator[ServerSentEvent]:
+async def _as_server_sent(events: AsyncIterator[AnswerEvent]) -> AsyncGenerator[ServerSentEvent, None]:
     async for event in events:
         if isinstance(event, Sources):
             yield sources_event(event.sources)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from pydantic import BaseModel
@@ -45,7 +45,7 @@ class EventStreamResponse(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, events: AsyncIterator[ServerSentEvent], keepalive_seconds: float) -> None:
+    def __init__(self, events: AsyncGenerator[ServerSentEvent, None], keepalive_seconds: float) -> None:
         self.status_code = 200
         self.background = None
         self.init_headers(SSE_HEADERS)
@@ -74,9 +74,7 @@ class EventStreamResponse(Response):
             pinging.cancel()
             if self._client_left:
                 streaming.uncancel()
-            aclose = getattr(self._events, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await self._events.aclose()
 
     async def _cancel_when_client_leaves(self, receive: Receive, streaming: asyncio.Task[object]) -> None:
         while (await receive())["type"] != "http.disconnect":
@@ -93,7 +91,7 @@ class EventStreamResponse(Response):
             await send({"type": "http.response.body", "body": PING, "more_body": True})
 
 
-def event_stream(request: Request, events: AsyncIterator[ServerSentEvent]) -> EventStreamResponse:
+def event_stream(request: Request, events: AsyncGenerator[ServerSentEvent, None]) -> EventStreamResponse:
     """The streamed response: headers that keep proxies from buffering, and keep-alive comments
     (`RAGSTREAM_SSE_KEEPALIVE_SECONDS`) while retrieval or the model is slow."""
     keepalive: float = request.app.state.settings.sse_keepalive_seconds

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import AsyncGenerator, MutableMapping
 from typing import Any
 from uuid import UUID
 
@@ -198,7 +198,7 @@ async def respond(response: EventStreamResponse, client: Client) -> None:
 
 
 async def test_the_response_streams_every_event_then_ends() -> None:
-    async def events() -> AsyncIterator[ServerSentEvent]:
+    async def events() -> AsyncGenerator[ServerSentEvent, None]:
         yield token_event("a")
         yield token_event("b")
 
@@ -218,7 +218,7 @@ async def test_the_response_streams_every_event_then_ends() -> None:
 async def test_comments_keep_the_connection_alive_while_no_event_comes() -> None:
     release = asyncio.Event()
 
-    async def events() -> AsyncIterator[ServerSentEvent]:
+    async def events() -> AsyncGenerator[ServerSentEvent, None]:
         await release.wait()
         yield token_event("late")
 
@@ -239,7 +239,7 @@ async def test_a_client_that_leaves_cancels_the_answer_where_it_waits() -> None:
     waiting = asyncio.Event()
     seen: list[str] = []
 
-    async def events() -> AsyncIterator[ServerSentEvent]:
+    async def events() -> AsyncGenerator[ServerSentEvent, None]:
         yield token_event("first")
         try:
             waiting.set()
@@ -261,7 +261,7 @@ async def test_a_client_that_leaves_cancels_the_answer_where_it_waits() -> None:
 
 
 async def test_a_response_cancelled_by_its_server_stays_cancelled() -> None:
-    async def events() -> AsyncIterator[ServerSentEvent]:
+    async def events() -> AsyncGenerator[ServerSentEvent, None]:
         await asyncio.Event().wait()
         yield token_event("never")
 
