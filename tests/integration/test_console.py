@@ -298,6 +298,9 @@ async def test_without_a_token_the_console_asks_for_one_and_hides_what_scopes_fo
     await expect(page.get_by_label("Upload documents")).to_be_hidden()
     await expect(page.get_by_role("link", name="Ask", exact=True)).to_be_hidden()
     await expect(page.get_by_role("button", name="Reprocess")).to_have_count(0)
+    await visit.go("System")
+    await expect(page.get_by_role("region", name="Readiness")).to_be_visible()
+    await expect(page.get_by_role("button", name="Show metrics")).to_be_hidden()
 
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_label("Access token")).to_be_visible()
@@ -322,7 +325,7 @@ async def test_the_retrieval_test_ranks_each_mode_side_by_side(console: Settings
     await visit.screenshot("retrieval-test")
 
 
-async def test_the_system_view_shows_each_part_the_counts_and_the_generations(
+async def test_the_system_view_shows_each_part_the_counts_the_generations_and_the_metrics(
     console: Settings, visit: Visit
 ) -> None:
     await visit.open(OPERATOR, view="system")
@@ -338,8 +341,15 @@ async def test_the_system_view_shows_each_part_the_counts_and_the_generations(
         "live"
     )
     await expect(page.get_by_role("link", name="Temporal UI")).to_have_attribute("href", TEMPORAL_UI)
-    await expect(page.get_by_role("link", name="Metrics")).to_have_attribute("href", "/metrics")
+    # The metrics come with the operator's token (the API needs one here): a plain link answered 401.
+    await page.get_by_role("button", name="Show metrics").click()
+    metrics = view.get_by_role("region", name="Metrics")
+    await expect(metrics).to_contain_text("ragstream_http_requests_total")
+    shown = await metrics.locator("pre").inner_text()
+    assert shown.startswith("# HELP ragstream_"), "ragstream's own metrics come first"
     await visit.screenshot("system")
+    await page.get_by_role("button", name="Hide metrics").click()
+    await expect(metrics).to_be_hidden()
 
     # A reindex started elsewhere shows up, and goes live, without a reload.
     async with httpx.AsyncClient(base_url=console.api_url, timeout=30) as client:

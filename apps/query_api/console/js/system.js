@@ -1,5 +1,6 @@
 // The System view: readiness of each dependency, documents by status, the collection generations and
-// any reindex's progress (admins), the deployment's settings and links; the footer's version line.
+// any reindex's progress (admins), the deployment's settings and links, the API's metrics (admins,
+// fetched with the caller's token: a plain link would open without it); the footer's version line.
 
 import { clearAlert, report } from "./alert.js";
 import { request, send } from "./api.js";
@@ -15,6 +16,7 @@ const BUILDING = new Set(["requested", "building"]);
 let caller = null;
 // A tenant's admin may not list the generations (they span every tenant): the API answers 403.
 let generationsAllowed = false;
+let metricsPath = "/metrics";
 const poll = poller(refresh, REFRESH_MS);
 
 async function refresh() {
@@ -110,8 +112,38 @@ function renderInfo(info) {
   const temporalUrl = /^https?:\/\//i.test(info.temporal_ui ?? "") ? info.temporal_ui : null;
   temporal.hidden = !temporalUrl;
   if (temporalUrl) temporal.href = temporalUrl;
-  byId("metrics-link").href = info.metrics;
+  metricsPath = info.metrics;
   setText(byId("footer-info"), `ragstream ${info.version} · chat ${info.chat_model} · embeddings ${info.embedding_model}`);
+}
+
+function setMetricsShown(shown) {
+  byId("metrics-panel").hidden = !shown;
+  const button = byId("metrics-button");
+  button.setAttribute("aria-expanded", String(shown));
+  setText(button, shown ? "Hide metrics" : "Show metrics");
+}
+
+// Prometheus's text with ragstream's own families first (the process's and Python's after them).
+function ragstreamFirst(text) {
+  const families = text.trimEnd().split(/\n(?=# HELP )/);
+  const own = families.filter((family) => family.startsWith("# HELP ragstream_"));
+  const others = families.filter((family) => !family.startsWith("# HELP ragstream_"));
+  return [...own, ...others].join("\n");
+}
+
+async function toggleMetrics() {
+  if (!byId("metrics-panel").hidden) {
+    setMetricsShown(false);
+    return;
+  }
+  try {
+    const response = await send(metricsPath);
+    setText(byId("metrics-text"), ragstreamFirst(await response.text()));
+    setMetricsShown(true);
+    clearAlert("metrics");
+  } catch (error) {
+    report(error, "metrics");
+  }
 }
 
 // How the deployment is set up, for the footer and the System view.
@@ -124,11 +156,17 @@ export async function loadInfo() {
   }
 }
 
+export function setup() {
+  byId("metrics-button").addEventListener("click", toggleMetrics);
+}
+
 export function show(who) {
   caller = who;
   byId("system-counts-panel").hidden = !hasScope(caller, "documents:read");
   generationsAllowed = hasScope(caller, "admin");
   byId("generations-panel").hidden = !generationsAllowed;
+  byId("metrics-button").hidden = !generationsAllowed;
+  setMetricsShown(false);
   loadInfo();
   poll.start();
 }
@@ -143,6 +181,8 @@ export function reset() {
   caller = null;
   generationsAllowed = false;
   byId("generation-rows").replaceChildren();
+  setText(byId("metrics-text"), "");
+  setMetricsShown(false);
   byId("system-counts").replaceChildren();
   setText(byId("footer-info"), "");
 }
