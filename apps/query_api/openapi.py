@@ -50,6 +50,7 @@ ERROR_DESCRIPTIONS = {
     415: "A type of file ragstream cannot parse, or a file that is not what its name says",
     422: "The request is not valid",
     502: "The answer failed upstream (the model or the vector store); the question is kept",
+    503: "A server this route needs (Kafka, for the dead letters) did not answer: try again when it is up",
 }
 
 
