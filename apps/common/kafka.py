@@ -91,8 +91,10 @@ def topic_names(settings: Settings) -> list[str]:
 
 
 async def ensure_topics(settings: Settings) -> None:
-    """Create the pipeline's topics (and their dead-letter topics) with the configured partitions."""
+    """Create the pipeline's topics (and their dead-letter topics) with the configured partitions, and
+    the SeaweedFS filer's topic the intake reads, if one is set (a broker may not create topics itself)."""
     compacted = settings.topic(DOCUMENT_READY)
+    filer = [settings.s3_events_filer_topic] if settings.s3_events_filer_topic else []
     topics = [
         NewTopic(
             name,
@@ -100,7 +102,7 @@ async def ensure_topics(settings: Settings) -> None:
             replication_factor=settings.kafka_replication_factor,
             topic_configs={"cleanup.policy": "compact"} if name == compacted else {},
         )
-        for name in topic_names(settings)
+        for name in [*topic_names(settings), *filer]
     ]
     async with admin_client(settings) as admin:
         created = await create_missing_topics(admin, topics)
