@@ -1,5 +1,6 @@
 """Scanned PDF pages -> their text: pdfium renders a page with images but (almost) no text layer, and
-RapidOCR (models inside its wheel) reads its lines (at 3/4 of their width: at full width it joins words)."""
+RapidOCR (models inside its wheel) reads its lines (at 3/4 of their width: at full width it joins
+words), whose run-together words `ocr_words` then splits."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pypdfium2
 import pypdfium2.raw as pdfium_c
+
+from apps.stream_processors.ocr_words import separate_words
 
 if TYPE_CHECKING:
     from rapidocr_onnxruntime import RapidOCR
@@ -67,7 +70,9 @@ def image_lines(image: np.ndarray[Any, Any]) -> list[str]:
         for crop in crops
     ]
     read, _ = engine.text_rec(narrowed)
-    return [text.strip() for text, score, *_ in read if score >= MIN_LINE_SCORE and text.strip()]
+    return [
+        separate_words(text.strip()) for text, score, *_ in read if score >= MIN_LINE_SCORE and text.strip()
+    ]
 
 
 def read_scanned_pages(data: bytes, page_texts: list[str]) -> list[str]:
