@@ -98,7 +98,8 @@ def run_dev(port: int, chat_model_path: Path | None = None, *, fresh: bool = Fal
             status.stop()
     finally:
         STACK_ENV_FILE.unlink(missing_ok=True)
-        with console.status("stopping..."):
+        # SeaweedFS waits 15 s for its own metadata streams (its gRPC graceful stop) before it stops.
+        with console.status("stopping the servers (SeaweedFS takes about 15 s)..."):
             if llama is not None:
                 llama.stop()
             stack.stop()
