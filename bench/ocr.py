@@ -142,7 +142,9 @@ _CHOICE = (
     'width (it runs words together: "forabouttwomonths"), and at 75 % 100 % on five of them (59 % on a '
     "150 dpi scan of 10 pt Times-like type). Rendered at 144 dpi they read 99 %, at 200 and 252 dpi "
     "100 %, each step ~10 % slower (the engine scales a page to 2,000 pixels to find its lines). "
-    "Long, dense lines as here still lose spaces: the words run together are what the OCR misses."
+    "Long, dense lines as here still lose spaces; runs of 12 or more letters are split again by "
+    "English word frequencies (ocr_words.py). What the OCR still misses is mostly shorter runs, left "
+    "whole so that names and identifiers are."
 )
 
 
