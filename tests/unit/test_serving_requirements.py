@@ -7,17 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
+from scripts.serving_requirements import lock_pins
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVING = ROOT / "requirements" / "serving.txt"
 LOCK = ROOT / "requirements" / "lock.txt"
-
-
-def pins(path: Path) -> dict[str, str]:
-    lines = [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
-    return {canonicalize_name(Requirement(line).name): str(Requirement(line).specifier) for line in lines}
 
 
 def test_the_serving_requirements_are_what_the_script_writes() -> None:
@@ -34,7 +28,7 @@ def test_the_serving_requirements_are_what_the_script_writes() -> None:
 
 
 def test_the_serving_requirements_hold_no_pytorch_and_keep_the_locks_pins() -> None:
-    serving, lock = pins(SERVING), pins(LOCK)
+    serving, lock = lock_pins(SERVING), lock_pins(LOCK)
     assert not {"torch", "transformers", "sentence-transformers", "onnx"} & set(serving)
     assert {"onnxruntime", "tokenizers", "temporalio", "unstructured"} <= set(serving)
     assert {name: pin for name, pin in serving.items() if lock.get(name) != pin} == {}

@@ -1,0 +1,1 @@
+"""Developer tools run from the repository (serving_requirements.py writes requirements/serving.txt)."""
